@@ -23,4 +23,4 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
-node relay/verify/build-native.js
+node scripts/build-native.js

@@ -1,0 +1,305 @@
+import { isExpired } from '../../protocol/expiration.ts'
+import { compareEvents, matchFilter } from '../../protocol/filter.ts'
+import type { Filter, NostrEvent } from '../../protocol/types.ts'
+import { INDEX, STATUS_KINDS, STATUS_TAG, getKeyString, invertTime, isIndexedTagName } from './index-keys.ts'
+import type { IndexKey } from './index-keys.ts'
+
+/**
+ * How one filter is answered: by direct id lookups, or by scanning one index, one key range per
+ * filter value, and merging the ranges. Every index keeps compareEvents order inside a range,
+ * so the merge yields candidates newest first and the scan stops as soon as `limit` matched.
+ */
+export type Plan = { type: 'empty' } | { type: 'ids'; ids: string[] } | ScanPlan
+
+/** `covered`: the index alone proves a match, so candidates need not be read or parsed. */
+export interface ScanPlan {
+  type: 'scan'
+  index: string
+  prefixes: IndexKey[]
+  covered: boolean
+}
+
+/** Above this many ranges a cheaper-to-open index is preferred (authors × kinds can explode). */
+const MAX_PRODUCT_PREFIXES = 256
+
+const unique = <T>(values: T[]): T[] => [...new Set(values)]
+
+/** The tag conditions of a filter: `#x` keys whose value list is present. */
+function getTagConditions(filter: Filter): [name: string, values: string[]][] {
+  const out: [string, string[]][] = []
+  for (const key in filter) {
+    if (key[0] !== '#') continue
+    const values = filter[key as `#${string}`]
+    if (values) out.push([key.slice(1), values])
+  }
+  return out
+}
+
+/** Picks the most selective index for a filter (ids; authors × kinds; a tag; authors; kinds; time). */
+export function planFilter(filter: Filter): Plan {
+  const { ids, authors, kinds, since, until } = filter
+  const tags = getTagConditions(filter)
+  if (ids?.length === 0 || authors?.length === 0 || kinds?.length === 0) return { type: 'empty' }
+  if (tags.some(([, values]) => values.length === 0)) return { type: 'empty' }
+  if (since !== undefined && until !== undefined && since > until) return { type: 'empty' }
+  if (ids) return { type: 'ids', ids: unique(ids) }
+
+  // Conditions an index leaves to matchFilter; since/until are always range bounds.
+  const rest = (coversAuthors: boolean, coversKinds: boolean, coveredTag?: string): boolean =>
+    (authors !== undefined && !coversAuthors) ||
+    (kinds !== undefined && !coversKinds) ||
+    tags.some(([name]) => name !== coveredTag)
+  const scan = (index: string, prefixes: IndexKey[], covered: boolean): ScanPlan => ({ type: 'scan', index, prefixes, covered })
+
+  if (authors && kinds && authors.length * kinds.length <= MAX_PRODUCT_PREFIXES) {
+    const prefixes = unique(authors.map(getKeyString)).flatMap((a) => unique(kinds).map((k) => [INDEX.authorKind, a, k]))
+    return scan(INDEX.authorKind, prefixes, !rest(true, true))
+  }
+
+  let best: ScanPlan | undefined
+  for (const [name, values] of tags) {
+    let candidate: ScanPlan | undefined
+    if (isIndexedTagName(name)) {
+      const prefixes = unique(values.map(getKeyString)).map((v) => [INDEX.tag, name, v])
+      candidate = scan(INDEX.tag, prefixes, !rest(false, false, name))
+    } else if (name === STATUS_TAG && kinds?.every((k) => STATUS_KINDS.includes(k))) {
+      // Only these kinds' statuses are indexed, so only a filter limited to them may use it.
+      const keyValues = unique(values.map(getKeyString))
+      const prefixes = unique(kinds).flatMap((k) => keyValues.map((v) => [INDEX.status, k, v]))
+      candidate = scan(INDEX.status, prefixes, !rest(false, true, name))
+    }
+    if (candidate && (!best || candidate.prefixes.length < best.prefixes.length)) best = candidate
+  }
+  if (best) return best
+  if (authors) return scan(INDEX.author, unique(authors.map(getKeyString)).map((a) => [INDEX.author, a]), !rest(true, false))
+  if (kinds) return scan(INDEX.kind, unique(kinds).map((k) => [INDEX.kind, k]), !rest(false, true))
+  return scan(INDEX.created, [[INDEX.created]], !rest(false, false))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ranges
+
+const f64 = new Float64Array(1)
+const i64 = new BigInt64Array(f64.buffer)
+
+/** The smallest double above x: an exclusive end that still includes every key at x. */
+function nextUp(x: number): number {
+  if (x === 0) return Number.MIN_VALUE
+  if (x === Infinity) return x
+  f64[0] = x
+  i64[0] += x > 0 ? 1n : -1n
+  return f64[0]
+}
+
+/** Sorts after every number, so it closes a prefix whose next element is inv(created_at). */
+export const AFTER_NUMBERS = '\uffff'
+
+/**
+ * The [start, end) of one value's keys within since/until (both inclusive, as NIP-01 says).
+ * A NaN bound excludes nothing, as in matchFilter.
+ */
+export function getRange(prefix: IndexKey, since: number | undefined, until: number | undefined): [IndexKey, IndexKey] {
+  const start = until === undefined || Number.isNaN(until) ? prefix : [...prefix, invertTime(until)]
+  const end = since === undefined || Number.isNaN(since) ? [...prefix, AFTER_NUMBERS] : [...prefix, nextUp(invertTime(since))]
+  return [start, end]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Execution
+
+/** What the plan reads from: an LMDB snapshot in the store, anything in tests. */
+export interface IndexSource {
+  /** Keys in [start, end), ascending. The caller ends early with `return()`. */
+  keys(start: IndexKey, end: IndexKey): Iterator<IndexKey>
+  /** The stored JSON of an event. */
+  json(id: string): string | undefined
+}
+
+/** One result: its order (inv, id), the stored JSON, and the parsed event when it was needed. */
+export interface Hit {
+  inv: number
+  id: string
+  json: string
+  event?: NostrEvent
+}
+
+interface Head {
+  it: Iterator<IndexKey>
+  key: IndexKey
+}
+
+/**
+ * Visits the keys of every range in compareEvents order, each event once, until `visit`
+ * returns false. `p` is where inv(created_at) sits in the keys; id follows, then the optional
+ * expiration. Every cursor is closed before returning.
+ */
+export function scanMerged(
+  source: IndexSource,
+  ranges: [IndexKey, IndexKey][],
+  p: number,
+  visit: (id: string, inv: number, expiration: number | undefined) => boolean,
+): void {
+  if (ranges.length === 1) {
+    const it = source.keys(ranges[0][0], ranges[0][1])
+    try {
+      for (let r = it.next(); !r.done; r = it.next()) {
+        const key = r.value
+        if (!visit(key[p + 1] as string, key[p] as number, key[p + 2] as number | undefined)) return
+      }
+    } finally {
+      it.return?.()
+    }
+    return
+  }
+
+  const less = (a: IndexKey, b: IndexKey): boolean =>
+    (a[p] as number) < (b[p] as number) || (a[p] === b[p] && (a[p + 1] as string) < (b[p + 1] as string))
+  const heap: Head[] = []
+  const down = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let m = i
+      if (l < heap.length && less(heap[l].key, heap[m].key)) m = l
+      if (r < heap.length && less(heap[r].key, heap[m].key)) m = r
+      if (m === i) return
+      ;[heap[i], heap[m]] = [heap[m], heap[i]]
+      i = m
+    }
+  }
+  const open: Iterator<IndexKey>[] = []
+  try {
+    for (const [start, end] of ranges) {
+      const it = source.keys(start, end)
+      open.push(it)
+      const r = it.next()
+      if (!r.done) heap.push({ it, key: r.value })
+    }
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i)
+    let lastId: string | undefined
+    while (heap.length > 0) {
+      const head = heap[0]
+      const key = head.key
+      const id = key[p + 1] as string
+      // An event under several of the filter's values comes out of each range, adjacently.
+      if (id !== lastId) {
+        lastId = id
+        if (!visit(id, key[p] as number, key[p + 2] as number | undefined)) return
+      }
+      const r = head.it.next()
+      if (r.done) {
+        heap[0] = heap[heap.length - 1]
+        heap.pop()
+      } else head.key = r.value
+      if (heap.length > 0) down(0)
+    }
+  } finally {
+    for (const it of open) it.return?.()
+  }
+}
+
+/** Where inv(created_at) sits in an index's keys: after the index name and its values. */
+const TIME_POSITION: Record<string, number> = {
+  [INDEX.created]: 1,
+  [INDEX.kind]: 2,
+  [INDEX.author]: 2,
+  [INDEX.authorKind]: 3,
+  [INDEX.tag]: 3,
+  [INDEX.status]: 3,
+}
+
+const EMPTY_MATCHES = (): never[] => []
+
+/** How many matches a filter keeps: as Array.slice(0, limit) reads it, so every store agrees. */
+function getLimit(filter: Filter): number {
+  if (filter.limit === undefined) return Infinity
+  const n = Math.trunc(filter.limit)
+  return n > 0 ? n : 0
+}
+
+/**
+ * The newest `limit` matches of one filter (all when there is no limit), in compareEvents
+ * order. Expired events are skipped using `now`. With `parse`, every hit carries its event.
+ */
+export function runFilter(source: IndexSource, filter: Filter, plan: Plan, now: number, parse: boolean): Hit[] {
+  const limit = getLimit(filter)
+  if (plan.type === 'empty' || limit === 0) return EMPTY_MATCHES()
+  if (plan.type === 'ids') {
+    const hits: Hit[] = []
+    const seen = new Set<string>()
+    for (const id of plan.ids) {
+      const json = source.json(id)
+      if (json === undefined) continue
+      const event = JSON.parse(json) as NostrEvent
+      if (seen.has(event.id) || isExpired(event, now) || !matchFilter(filter, event)) continue
+      seen.add(event.id)
+      hits.push({ inv: invertTime(event.created_at), id: event.id, json, event })
+    }
+    hits.sort((a, b) => compareEvents(a.event!, b.event!))
+    return hits.length > limit ? hits.slice(0, limit) : hits
+  }
+
+  const hits: Hit[] = []
+  const ranges = plan.prefixes.map((prefix) => getRange(prefix, filter.since, filter.until))
+  scanMerged(source, ranges, TIME_POSITION[plan.index], (id, inv, expiration) => {
+    if (expiration !== undefined && expiration <= now) return true
+    const json = readJson(source, id)
+    if (plan.covered) {
+      hits.push(parse ? { inv, id, json, event: JSON.parse(json) as NostrEvent } : { inv, id, json })
+    } else {
+      const event = JSON.parse(json) as NostrEvent
+      if (!matchFilter(filter, event)) return true
+      hits.push({ inv, id, json, event })
+    }
+    return hits.length < limit
+  })
+  return hits
+}
+
+/**
+ * The ids of every match of one filter, limits ignored, in compareEvents order. Covered scans
+ * touch keys only: no event is read.
+ */
+export function runCount(source: IndexSource, filter: Filter, plan: Plan, now: number, visit: (id: string) => void): void {
+  if (plan.type === 'empty') return
+  if (plan.type === 'ids') {
+    for (const hit of runFilter(source, { ...filter, limit: undefined }, plan, now, false)) visit(hit.id)
+    return
+  }
+  const ranges = plan.prefixes.map((prefix) => getRange(prefix, filter.since, filter.until))
+  scanMerged(source, ranges, TIME_POSITION[plan.index], (id, _inv, expiration) => {
+    if (expiration !== undefined && expiration <= now) return true
+    if (plan.covered || matchFilter(filter, JSON.parse(readJson(source, id)) as NostrEvent)) visit(id)
+    return true
+  })
+}
+
+/** Answers a REQ's filters: each filter's newest `limit`, merged without duplicates, newest first. */
+export function runFilters(source: IndexSource, filters: Filter[], now: number, parse: boolean): Hit[] {
+  const perFilter = filters.map((f) => runFilter(source, f, planFilter(f), now, parse))
+  if (perFilter.length === 1) return perFilter[0]
+  const byId = new Map<string, Hit>()
+  for (const hits of perFilter) for (const hit of hits) if (!byId.has(hit.id)) byId.set(hit.id, hit)
+  return [...byId.values()].sort(compareHits)
+}
+
+/** The number of distinct events matching any filter, limits ignored. */
+export function countFilters(source: IndexSource, filters: Filter[], now: number): number {
+  if (filters.length === 1) {
+    let n = 0
+    runCount(source, filters[0], planFilter(filters[0]), now, () => n++)
+    return n
+  }
+  const ids = new Set<string>()
+  for (const f of filters) runCount(source, f, planFilter(f), now, (id) => ids.add(id))
+  return ids.size
+}
+
+export const compareHits = (a: Hit, b: Hit): number => a.inv - b.inv || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+function readJson(source: IndexSource, id: string): string {
+  const json = source.json(id)
+  // An index key without its event is a bug in save/delete, not a state to paper over.
+  if (json === undefined) throw new Error(`index names event ${id}, which is not stored`)
+  return json
+}

@@ -9,7 +9,7 @@ export interface Command {
 
 const COMMANDS: Record<string, Command> = {
   start: {
-    summary: 'run everything on one machine with embedded defaults (relay, ingest + transcoder, web app)',
+    summary: 'run everything on one machine with embedded defaults (relay, ingest + transcoder + HLS)',
     run: async (argv, env) => (await import('./start.ts')).main(argv, env),
   },
   relay: {
@@ -18,7 +18,7 @@ const COMMANDS: Record<string, Command> = {
   },
   dvm: {
     summary: 'run RTMP ingest + HLS transcoder  [--relay ws://127.0.0.1:7777] [--rtmp-port 1935] [--http-port 8088] [--public-url URL] [--data ./data]',
-    run: async (argv, env) => (await import('./not-yet.ts')).main('dvm', argv, env),
+    run: async (argv, env) => (await import('../dvm/main.ts')).main(argv, env),
   },
 }
 

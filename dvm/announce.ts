@@ -8,6 +8,7 @@ import type { ServiceStatus, TranscoderFigures } from '../protocol/metrics.ts'
 import type { EventTemplate } from '../protocol/types.ts'
 import { MASTER_PLAYLIST, variantPlaylist } from './hls-args.ts'
 import { AUDIO_KBPS, AUDIO_RUNGS, VIDEO_RUNGS, variantBandwidth } from './ladder.ts'
+import type { VariantPlan } from './ladder.ts'
 import type { Health } from './pipeline.ts'
 
 /** What the DVM says about itself and its streams: 31990, 31337 and the URLs of a 6311. Pure. */
@@ -52,9 +53,10 @@ export function buildTranscoderMetrics(
 }
 
 /**
- * The variant URLs a result promises, before any input is seen: the requested rungs at 16:9.
- * Rungs above the input's size are skipped once it arrives (never upscale), and those URLs 404;
- * the master playlist always lists exactly what exists.
+ * The variants a result names before any input is seen: one playlist per requested rung, with the
+ * rung's target bandwidth but no resolution, since the picture's shape (16:9, 4:3, portrait) is
+ * not known yet. Once the input is probed, `ladderVariants` gives the real list, and the DVM
+ * publishes a newer 6311 with it.
  */
 export function plannedVariants(baseUrl: string, renditions: readonly Rendition[] | 'audio'): { masterUrl: string; variants: HlsVariant[] } {
   const url = (file: string): string => `${baseUrl}/${file}`
@@ -64,16 +66,23 @@ export function plannedVariants(baseUrl: string, renditions: readonly Rendition[
       variants: AUDIO_RUNGS.map((r) => ({ name: r.name, url: url(variantPlaylist(r.name)), bandwidth: variantBandwidth({ kind: 'audio', name: r.name, audioKbps: r.audioKbps }) })),
     }
   }
-  const variants = renditions.map((name) => {
-    const { size, videoKbps } = VIDEO_RUNGS[name]
-    const width = Math.round((size * 16) / 9 / 2) * 2
-    return {
-      name,
-      url: url(variantPlaylist(name)),
-      width,
-      height: size,
-      bandwidth: variantBandwidth({ kind: 'video', name, width, height: size, copy: false, videoKbps, audioKbps: AUDIO_KBPS }),
-    }
-  })
+  const variants = renditions.map((name) => ({
+    name,
+    url: url(variantPlaylist(name)),
+    bandwidth: variantBandwidth({ kind: 'video', name, width: 0, height: 0, copy: false, videoKbps: VIDEO_RUNGS[name].videoKbps, audioKbps: AUDIO_KBPS }),
+  }))
   return { masterUrl: url(MASTER_PLAYLIST), variants }
+}
+
+/**
+ * The variants the pipeline actually makes from the probed input, best first: the sizes ffmpeg
+ * writes (any aspect ratio), rungs above the input left out, a passed-through rung counted at
+ * the streamer's bitrate when known.
+ */
+export function ladderVariants(baseUrl: string, ladder: readonly VariantPlan[], inputVideoKbps = 0): HlsVariant[] {
+  return ladder.map((v) => {
+    const variant: HlsVariant = { name: v.name, url: `${baseUrl}/${variantPlaylist(v.name)}`, bandwidth: variantBandwidth(v, inputVideoKbps) }
+    if (v.kind === 'video') Object.assign(variant, { width: v.width, height: v.height })
+    return variant
+  })
 }

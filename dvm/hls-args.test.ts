@@ -110,6 +110,27 @@ describe('buildHlsArgs examples', () => {
     expect(value(buildHlsArgs(base({ fps: 120 })), '-filter_complex')).toContain('fps=60')
   })
 
+  it('a recording job adds a second output: the input copied, untouched, as fragmented MP4', () => {
+    const args = buildHlsArgs(base({}, { recordPath: '/var/rec/s1/part-000.mp4' }))
+    const hls = args.indexOf('/var/hls/stream1/%v.m3u8')
+    expect(hls).toBeGreaterThan(0)
+    const rec = args.slice(hls + 1)
+    expect(rec).toEqual(['-map', '0:v:0', '-map', '0:a:0', '-c', 'copy', '-max_muxing_queue_size', '1024', '-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov+default_base_moof', '/var/rec/s1/part-000.mp4'])
+    // Still one input, one decode, and the ladder itself unchanged.
+    expect(args.filter((x) => x === '-i')).toHaveLength(1)
+    expect(args.slice(0, hls + 1)).toEqual(buildHlsArgs(base({})))
+  })
+
+  it('an audio job records the sound only; a silent video records the picture only', () => {
+    const audio = buildHlsArgs(base({}, { renditions: 'audio', recordPath: '/r.mp4' }))
+    expect(audio.slice(audio.indexOf('/var/hls/stream1/%v.m3u8') + 1, -1)).not.toContain('0:v:0')
+    expect(audio.at(-1)).toBe('/r.mp4')
+    const silent = buildHlsArgs(base({ hasAudio: false }, { recordPath: '/r.mp4' }))
+    const tail = silent.slice(silent.indexOf('/var/hls/stream1/%v.m3u8') + 1)
+    expect(tail.filter((x) => x === '-map')).toHaveLength(1)
+    expect(tail).toContain('0:v:0')
+  })
+
   it('refuses an input with nothing to transcode', () => {
     expect(() => buildHlsArgs(base({ hasVideo: false, hasAudio: false }))).toThrow(RangeError)
     expect(() => buildHlsArgs(base({ hasAudio: false }, { renditions: 'audio' }))).toThrow(/no sound/)

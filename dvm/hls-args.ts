@@ -67,6 +67,8 @@ export interface HlsArgsInput {
   deleteSegments?: boolean
   /** Seconds without input data before ffmpeg gives up (network stall). */
   readTimeoutSeconds?: number
+  /** Also keep the input, untouched, as a fragmented MP4 here (see recording.ts). */
+  recordPath?: string
 }
 
 export interface HlsPlan {
@@ -173,5 +175,20 @@ export function planHls(input: HlsArgsInput): HlsPlan {
     '-var_stream_map', streamMap,
     join(input.outputDir, '%v.m3u8'),
   )
+  if (input.recordPath !== undefined) args.push(...recordingOutputArgs(input.probe, input.renditions === 'audio', input.recordPath))
   return { args, variants, segmentSeconds }
+}
+
+/**
+ * A second output of the same ffmpeg: the streamer's own packets (`-c copy`, no decode, no
+ * encode, the best quality there is), as fragmented MP4 so that whatever has been written stays
+ * playable if ffmpeg is killed (a plain MP4 needs its trailer). An audio job keeps the sound only.
+ */
+export function recordingOutputArgs(probe: MediaProbe, audioOnly: boolean, path: string): string[] {
+  const args: string[] = []
+  if (probe.hasVideo && !audioOnly) args.push('-map', '0:v:0')
+  if (probe.hasAudio) args.push('-map', '0:a:0')
+  if (args.length === 0) return []
+  args.push('-c', 'copy', '-max_muxing_queue_size', '1024', '-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov+default_base_moof', path)
+  return args
 }

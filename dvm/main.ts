@@ -9,7 +9,10 @@ import type { SignatureCheck } from '../protocol/types.ts'
 import { buildAnnouncement } from './announce.ts'
 import { ConfigError, getConfigHelp, getPublicUrl, loadConfig } from './config.ts'
 import type { Config } from './config.ts'
-import { createOrigin, listenOrigin } from './origin.ts'
+import { createBlossom } from './blossom.ts'
+import type { Blossom } from './blossom.ts'
+import { openJobLedger } from './job-ledger.ts'
+import { createOrigin, listenHttp } from './origin.ts'
 import { connectRelay } from './relay-client.ts'
 import { sweepEndedStreams } from './retention.ts'
 import { loadServiceKey } from './service-key.ts'
@@ -26,8 +29,9 @@ export interface Dvm {
   npub: string
   ingest: Ingest
   worker: Worker
-  /** Bound HLS origin port. */
+  /** Bound HTTP port: HLS under /hls/, recordings (Blossom) at /<sha256>. */
   httpPort: number
+  blossom: Blossom
   ingestUrl: string
   publicUrl: string
   close(): Promise<void>
@@ -46,9 +50,13 @@ export async function startDvm(config: Config, ingestConfig: IngestConfig, optio
   const key = await loadServiceKey(config.dataDir)
   const hlsRoot = join(config.dataDir, 'hls')
   const origin = createOrigin({ root: hlsRoot, log })
-  const http = await listenOrigin(origin, config.httpPort, config.httpHost)
-  const publicUrl = getPublicUrl(config, http.port)
+  // Recordings are blobs on the same port: BUD-01 URLs are <server>/<sha256>.
+  let publicUrl = ''
+  const blossom = await createBlossom({ dir: join(config.dataDir, 'recordings'), publicUrl: () => publicUrl, log })
+  const http = await listenHttp([origin.handle, blossom.handle], config.httpPort, config.httpHost)
+  publicUrl = getPublicUrl(config, http.port)
   const registry = createKeyRegistry()
+  const ledger = await openJobLedger(join(config.dataDir, 'jobs'))
   const controller = new AbortController()
   const cleanups: Array<() => Promise<void> | void> = [() => http.close()]
   const fail = async (err: unknown): Promise<never> => {
@@ -78,6 +86,9 @@ export async function startDvm(config: Config, ingestConfig: IngestConfig, optio
     publicUrl: () => publicUrl,
     origin,
     hlsRoot,
+    recordingsRoot: join(config.dataDir, 'recording-parts'),
+    blossom,
+    ledger,
     policy: { allowPubkeys: config.allowPubkeys, acceptUntargeted: config.acceptUntargeted, maxStreams: config.maxStreams, maxRenditions: config.maxRenditions },
     metricsIntervalMs: config.metricsIntervalMs,
     pipeline: { preset: config.preset, segmentSeconds: config.segmentSeconds, graceMs: config.graceMs },
@@ -113,6 +124,8 @@ export async function startDvm(config: Config, ingestConfig: IngestConfig, optio
     }
   }
   await announce()
+  // What a previous run stopped without closing left behind (recovery.ts): in the background.
+  void worker.recover().catch((err: Error) => log('error', 'recovery after an unclean stop failed', { error: err.message }))
   const announceTimer = setInterval(() => void announce(), config.announceIntervalMs)
   const sweepTimer = setInterval(() => {
     sweepEndedStreams({ root: hlsRoot, retentionMs: config.retentionMs, isActive: worker.isActive, log }).catch((err: Error) => log('warn', 'retention sweep failed', { error: err.message }))
@@ -134,6 +147,7 @@ export async function startDvm(config: Config, ingestConfig: IngestConfig, optio
     ingest,
     worker,
     httpPort: http.port,
+    blossom,
     ingestUrl,
     publicUrl,
     close: () =>

@@ -1,9 +1,11 @@
 import { request } from 'node:http'
+import { readdirSync, readlinkSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { waitFor } from '../test/media/wait.ts'
 import { CACHE_ENDED_PLAYLIST, CACHE_LIVE_PLAYLIST, CACHE_SEGMENT, createOrigin, listenOrigin, parseHlsPath } from './origin.ts'
 import type { Origin, OriginServer } from './origin.ts'
 import { DISCONTINUITY_FILE } from './playlist.ts'
@@ -90,6 +92,25 @@ describe('HLS origin', () => {
     expect(ts.body.length).toBe(1880)
     expect((await get('/hls/abc/a.aac')).headers['content-type']).toBe('audio/aac')
     expect((await get('/hls/abc/init.mp4')).headers['content-type']).toBe('video/mp4')
+  })
+
+  it('closes a segment file when the player hangs up mid-download', async () => {
+    const path = join(root, 'abc', '720p-100.ts')
+    await writeFile(path, Buffer.alloc(8 * 1024 * 1024, 0x47))
+    const openHandles = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === path
+        } catch {
+          return false // closed while we looked
+        }
+      }).length
+    const abort = new AbortController()
+    const res = await fetch(`http://127.0.0.1:${server.port}/hls/abc/720p-100.ts`, { signal: abort.signal })
+    await res.body!.getReader().read()
+    expect(openHandles()).toBe(1)
+    abort.abort()
+    await waitFor('the segment file to be closed', () => openHandles() === 0, 5_000, 20)
   })
 
   it('answers HEAD with the headers and no body', async () => {

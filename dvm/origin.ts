@@ -4,6 +4,7 @@ import { open, stat } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { pipeline } from 'node:stream'
 import { join } from 'node:path'
 import type { Log } from '../ingest/types.ts'
 import { hasEndList, readDiscontinuities, withDiscontinuitySequence } from './playlist.ts'
@@ -120,11 +121,10 @@ export function createOrigin(options: OriginOptions): Origin {
       if (info.size === 0) return void res.end()
       streaming = true
       const body = handle.createReadStream({ start: 0, end: info.size - 1, autoClose: true })
-      body.on('error', (err) => {
-        log('warn', 'segment read failed', { stream: streamId, file, error: err.message })
-        res.destroy(err)
+      // pipeline destroys the file stream (closing its handle) when the player hangs up early.
+      pipeline(body, res, (err) => {
+        if (err && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') log('warn', 'segment read failed', { stream: streamId, file, error: err.message })
       })
-      body.pipe(res)
     } finally {
       if (!streaming) await handle.close()
     }
@@ -212,10 +212,15 @@ export interface OriginServer {
   close(): Promise<void>
 }
 
-/** A plain HTTP server for the origin alone (the DVM may instead mount `handle` in its own). */
-export async function listenOrigin(origin: Origin, port: number, host = '127.0.0.1'): Promise<OriginServer> {
+/** A plain HTTP server for the origin alone. */
+export function listenOrigin(origin: Origin, port: number, host = '127.0.0.1'): Promise<OriginServer> {
+  return listenHttp([origin.handle], port, host)
+}
+
+/** One HTTP server for several handlers (HLS origin, Blossom), asked in order; 404 when none takes it. */
+export async function listenHttp(handlers: ReadonlyArray<(req: IncomingMessage, res: ServerResponse) => boolean>, port: number, host = '127.0.0.1'): Promise<OriginServer> {
   const server = createServer((req, res) => {
-    if (!origin.handle(req, res)) send(res, 404, 'not found')
+    if (!handlers.some((handle) => handle(req, res))) send(res, 404, 'not found')
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

@@ -10,6 +10,7 @@ import { planHls } from './hls-args.ts'
 import type { X264Preset } from './hls-args.ts'
 import type { MediaProbe, VariantPlan } from './ladder.ts'
 import { endPlaylists, isPlayable, readSequences, recordDiscontinuity } from './playlist.ts'
+import { nextPartPath } from './recording.ts'
 
 /**
  * One stream's transcoder, across its publishes: probe → ladder → ffmpeg pulling from ingest →
@@ -70,6 +71,8 @@ export interface PipelineOptions {
   graceMs?: number
   /** ffmpeg deaths restarted per publish (and per minute of good running) before the stream fails (default 1). */
   restarts?: number
+  /** Keep the input as recording parts here, one per run (see recording.ts); unset: no recording. */
+  recordDir?: string
   /** Deadline for the first playable playlists after ffmpeg starts (default 20 s). */
   startTimeoutMs?: number
   ffmpegPath?: string
@@ -158,6 +161,11 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     await mkdir(dir, { recursive: true })
     // Playlists already there (a reconnect, a restart, a DVM restarted mid-stream): continue them.
     const continuing = await hasPlaylists()
+    let recordPath: string | undefined
+    if (options.recordDir !== undefined) {
+      await mkdir(options.recordDir, { recursive: true })
+      recordPath = await nextPartPath(options.recordDir)
+    }
     let plan
     try {
       plan = planHls({
@@ -171,6 +179,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         passthrough: options.passthrough,
         deleteSegments: options.deleteSegments,
         resume: continuing,
+        recordPath,
       })
     } catch (err) {
       return void fail((err as Error).message)

@@ -53,13 +53,13 @@ async function setup(policy: Partial<WorkerPolicy> = {}) {
   return { worker, out, events, registry, disconnected, settle }
 }
 
-function request(sk: Uint8Array, o: { d?: string; key?: string; dvm?: string | null; renditions?: Rendition[]; createdAt?: number } = {}): NostrEvent {
+function request(sk: Uint8Array, o: { d?: string; key?: string; dvm?: string | null; renditions?: Rendition[]; createdAt?: number; record?: boolean } = {}): NostrEvent {
   const t = buildTranscodeRequest(
     {
       coordinate: { kind: 30311, pubkey: getPublicKey(sk), identifier: o.d ?? 'show' },
       keyHash: hashStreamKey(o.key ?? generateStreamKey()),
       renditions: o.renditions ?? ['360p'],
-      record: false,
+      record: o.record ?? false,
       ...(o.dvm === null ? {} : { dvm: o.dvm ?? dvmPk }),
       relays: [],
       expiration: NOW + 600,
@@ -146,5 +146,31 @@ describe('dvm worker policy', () => {
     await worker.handleEvent(later)
     await settle()
     expect(events).toContainEqual({ type: 'ignored', jobId: later.id, reason: 'deleted' })
+  })
+
+  it('refuses a recording job when it has nowhere to keep recordings', async () => {
+    const { worker, out, settle } = await setup()
+    const req = request(alice, { record: true })
+    await worker.handleEvent(req)
+    await settle()
+    expect(statusOf(out, req.id)).toEqual(['error'])
+    expect(getJobFeedback(out[0])?.message).toMatch(/does not keep recordings/)
+    expect(worker.activeJobs).toBe(0)
+  })
+
+  it('on close, a job still waiting for OBS gets a last 7000 error saying why, and close waits for it', async () => {
+    const { worker, out, registry, settle } = await setup()
+    const key = generateStreamKey()
+    const req = request(alice, { key })
+    await worker.handleEvent(req)
+    await settle()
+    await worker.close()
+    expect(statusOf(out, req.id)).toEqual(['processing', 'error'])
+    const last = getJobFeedback(out.at(-1)!)!
+    expect(last.message).toMatch(/shut down before OBS connected/)
+    // Each 7000 of a job is newer than the one before, so "latest" is never a tie.
+    const times = out.filter((e) => getJobFeedback(e)?.requestId === req.id).map((e) => e.created_at)
+    expect(times[1]).toBeGreaterThan(times[0])
+    expect(registry.authorize(key)).not.toEqual({ jobId: req.id })
   })
 })

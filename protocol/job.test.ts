@@ -11,6 +11,7 @@ import {
   buildTranscodeResult,
   generateStreamKey,
   getJobFeedback,
+  getLatestTranscodeResult,
   getTranscodeRequest,
   getTranscodeResult,
   hashStreamKey,
@@ -306,6 +307,19 @@ describe('6311 transcode result', () => {
     })
     const rebuilt = buildTranscodeResult({ request: transcodeRequest, ...result }, transcodeResult.created_at)
     expect(rebuilt).toEqual({ kind: KIND_TRANSCODE_RESULT, created_at: transcodeResult.created_at, tags: transcodeResult.tags, content: MASTER_URL })
+  })
+
+  it('the newest readable 6311 by the DVM for the request is the current one', () => {
+    const at = (t: number, extra: { recording?: string; pubkey?: string; request?: NostrEvent } = {}) =>
+      authored(buildTranscodeResult({ request: extra.request ?? transcodeRequest, masterUrl: MASTER_URL, variants: [], ingestUrl: INGEST_URL, ...(extra.recording ? { recording: extra.recording } : {}) }, t), extra.pubkey ?? DVM)
+    const first = at(T0)
+    const last = at(T0 + 10, { recording: RECORDING_URL })
+    const forged = at(T0 + 20, { recording: 'https://evil.example/x.mp4', pubkey: VIEWER })
+    const other = at(T0 + 30, { request: { ...transcodeRequest, id: 'f'.repeat(64) } })
+    const broken = { ...at(T0 + 40), content: '' }
+    expect(getLatestTranscodeResult([first, last, forged, other, broken], transcodeRequest.id, DVM)?.recording).toBe(RECORDING_URL)
+    expect(getLatestTranscodeResult([first], transcodeRequest.id, DVM)?.recording).toBeUndefined()
+    expect(getLatestTranscodeResult([forged, other], transcodeRequest.id, DVM)).toBeUndefined()
   })
 
   it('is undefined without a master URL or ingest URL, or with a malformed variant', () => {

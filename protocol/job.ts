@@ -1,6 +1,7 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js'
 import { isHex64 } from './event.ts'
+import { compareEvents } from './filter.ts'
 import { formatCoordinate, getCoordinate, sameCoordinate } from './coordinate.ts'
 import type { Coordinate } from './coordinate.ts'
 import { KIND_JOB_FEEDBACK, KIND_LIVE_EVENT, KIND_TRANSCODE_REQUEST, KIND_TRANSCODE_RESULT } from './kinds.ts'
@@ -262,6 +263,22 @@ export function getTranscodeResult(e: EventTemplate): TranscodeResult | undefine
   const recording = first(e.tags, 'recording')
   if (recording !== undefined) result.recording = recording
   return result
+}
+
+/**
+ * The current result of a job. A live job's 6311 is published again as the DVM learns more: the
+ * variants really made (sizes at the input's aspect ratio) once the input is probed, and
+ * `recording` (a Blossom URL, `<server>/<sha256>.<ext>`) once the stream has ended and was
+ * recorded. So the newest readable 6311 by the DVM for the request is the one to use (newest
+ * created_at, then lowest id, as for replaceable events). Events by anyone else are ignored.
+ */
+export function getLatestTranscodeResult(events: readonly NostrEvent[], requestId: string, dvm: string): TranscodeResult | undefined {
+  const mine = events.filter((e) => e.kind === KIND_TRANSCODE_RESULT && e.pubkey === dvm).sort(compareEvents)
+  for (const e of mine) {
+    const result = getTranscodeResult(e)
+    if (result?.requestId === requestId) return result
+  }
+  return undefined
 }
 
 function readVariant(t: string[]): HlsVariant | undefined {

@@ -13,7 +13,7 @@ import type { NostrEvent } from '../../protocol/types.ts'
 import { startTestRelay } from '../../relay/test-harness.ts'
 import type { TestRelay } from '../../relay/test-harness.ts'
 import { ffprobe } from '../media/ffprobe.ts'
-import { captureLog } from '../media/log-capture.ts'
+import { captureConsole, captureLog } from '../media/log-capture.ts'
 import { pushTestStream } from '../media/push.ts'
 import { waitFor } from '../media/wait.ts'
 import { DEFAULT_CONFIG } from '../../dvm/config.ts'
@@ -37,6 +37,9 @@ let dvm: Dvm
 let client: Relay
 let dir: string
 const logs = captureLog()
+const stdio = captureConsole()
+/** Every HTTP response the tests saw (headers and body), for the key check. */
+const responses: string[] = []
 const published: NostrEvent[] = []
 const workerEvents: WorkerEvent[] = []
 const keys: string[] = []
@@ -79,6 +82,13 @@ const feedbackFor = (id: string, status?: string, live?: boolean) => (e: NostrEv
 }
 const resultFor = (id: string) => (e: NostrEvent) => getTranscodeResult(e)?.requestId === id
 
+async function get(url: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(url)
+  const body = Buffer.from(await res.arrayBuffer())
+  responses.push(JSON.stringify([...res.headers]), body.toString('latin1'))
+  return { status: res.status, text: body.toString('utf8') }
+}
+
 async function hlsDirs(): Promise<string[]> {
   return readdir(join(dir, 'hls')).catch(() => [])
 }
@@ -105,6 +115,7 @@ afterAll(async () => {
   client?.close()
   await dvm?.close()
   await relay?.stop()
+  stdio.restore()
   if (dir) await rm(dir, { recursive: true, force: true })
 })
 
@@ -131,11 +142,13 @@ describe('dvm worker over a real relay and ingest', () => {
     const push = pushTestStream({ url: `${dvm.ingestUrl}/${key}`, width: 640, height: 360, fps: 30, signal: abort.signal })
     try {
       await waitPublished('7000 live', feedbackFor(req.id, 'processing', true), 40_000)
-      const master = await fetch(result.masterUrl)
+      const master = await get(result.masterUrl)
       expect(master.status).toBe(200)
-      const text = await master.text()
-      expect(text).toContain('#EXTM3U')
-      expect(text).not.toContain(key)
+      expect(master.text).toContain('#EXTM3U')
+      const variant = await get(result.variants[0].url)
+      expect(variant.text).toContain('#EXTINF')
+      const segment = variant.text.split('\n').find((l) => l.endsWith('.ts'))!
+      expect((await get(new URL(segment, result.variants[0].url).href)).status).toBe(200)
       const streams = await ffprobe(result.variants[0].url)
       expect(streams.find((s) => s.codec_type === 'video')).toMatchObject({ width: 640, height: 360 })
       expect(streams.some((s) => s.codec_type === 'audio')).toBe(true)
@@ -210,9 +223,13 @@ describe('dvm worker over a real relay and ingest', () => {
     expect(await hlsDirs()).not.toContain(accepted.streamId)
 
     // Relays drop expired events, so hand it to the worker as a relay that keeps them would.
-    const stale = request({ key: nextKey(), d: 'show-expired', expiresIn: -10, createdAt: Math.floor(Date.now() / 1000) - 20 })
+    const staleKey = nextKey()
+    const stale = request({ key: staleKey, d: 'show-expired', expiresIn: -10, createdAt: Math.floor(Date.now() / 1000) - 20 })
+    const dirsBefore = await hlsDirs()
     await dvm.worker.handleEvent(stale)
     expect(workerEvents).toContainEqual({ type: 'ignored', jobId: stale.id, reason: 'expired' })
+    await pushRefused(staleKey)
+    expect(await hlsDirs()).toEqual(dirsBefore)
     const after = request({ key: nextKey(), d: 'show-after-expired' })
     await client.publish(after)
     await waitPublished('7000 for the later job', feedbackFor(after.id, 'processing'))
@@ -220,11 +237,16 @@ describe('dvm worker over a real relay and ingest', () => {
   }, 60_000)
 
   it('a job for someone else\'s stream, or over the limits, gets a 7000 error with a plain reason', async () => {
-    const forged = request({ key: nextKey(), d: 'show-1', sk: stranger, coordPubkey: streamerPk })
+    const forgedKey = nextKey()
+    const forged = request({ key: forgedKey, d: 'show-1', sk: stranger, coordPubkey: streamerPk })
+    const dirsBefore = await hlsDirs()
     await client.publish(forged)
     const error = getJobFeedback(await waitPublished('7000 error', feedbackFor(forged.id, 'error')))!
     expect(error.message).toMatch(/another pubkey/)
     expect(published.some((e) => e.kind === KIND_TRANSCODE_RESULT && resultFor(forged.id)(e))).toBe(false)
+    // Its key opens nothing: the publish is refused and no HLS appears.
+    await pushRefused(forgedKey)
+    expect(await hlsDirs()).toEqual(dirsBefore)
 
     const greedy = request({ key: nextKey(), d: 'show-greedy', renditions: ['720p', '480p', '360p', '240p'] })
     await client.publish(greedy)
@@ -232,15 +254,18 @@ describe('dvm worker over a real relay and ingest', () => {
     expect(refused.message).toMatch(/at most 3 renditions/)
   }, 30_000)
 
-  it('no stream key appears in any event the DVM published or any log line', () => {
+  it('no stream key appears in any event the DVM published, log line, console output or HTTP response', () => {
     expect(keys.length).toBeGreaterThan(5)
     expect(published.filter((e) => e.kind === KIND_JOB_FEEDBACK).length).toBeGreaterThan(5)
     const events = JSON.stringify(published)
     const lines = logs.text()
     expect(lines.length).toBeGreaterThan(0)
+    expect(responses.length).toBeGreaterThanOrEqual(6)
     for (const key of keys) {
       expect(events).not.toContain(key)
       expect(lines).not.toContain(key)
+      expect(stdio.text()).not.toContain(key)
+      for (const r of responses) expect(r).not.toContain(key)
     }
   })
 })

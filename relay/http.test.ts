@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createHttpHandler } from './http.ts'
+import { createHttpHandler, isHashedAsset } from './http.ts'
 import type { HttpResponse } from './socket.ts'
 import { startTestRelay } from './test-harness.ts'
 import type { TestRelay } from './test-harness.ts'
@@ -17,6 +17,7 @@ describe('static files', () => {
     await mkdir(join(base, 'www', 'assets'), { recursive: true })
     await writeFile(join(base, 'www', 'index.html'), '<!doctype html>app')
     await writeFile(join(base, 'www', 'assets', 'app.js'), 'console.log(1)')
+    await writeFile(join(base, 'www', 'assets', 'main-4UH6WI2I.js'), 'console.log(2)')
     await writeFile(join(base, 'secret.txt'), 'do not serve')
     await symlink(join(base, 'secret.txt'), join(base, 'www', 'leak.txt'))
     handle = createHttpHandler({ info: () => '{}', health: () => ({}), staticDir: join(base, 'www') })
@@ -33,6 +34,32 @@ describe('static files', () => {
     expect(bodyText(await get('/'))).toBe('<!doctype html>app')
     expect(bodyText(await get('/watch/naddr1abc'))).toBe('<!doctype html>app')
     expect((await get('/missing.png')).status).toBe(404)
+  })
+
+  it('marks hashed build assets immutable, index.html no-cache, other files briefly cacheable', async () => {
+    const hashed = await get('/assets/main-4UH6WI2I.js')
+    expect(hashed.headers['cache-control']).toBe('public, max-age=31536000, immutable')
+    expect((await get('/assets/app.js')).headers['cache-control']).toBe('public, max-age=3600')
+    for (const path of ['/', '/index.html', '/naddr1qqxnzd3cxqmrzv3exgmr2wfeqgsxu', '/go-live', '/settings/']) {
+      const r = await get(path)
+      expect(r.status).toBe(200)
+      expect(r.headers['content-type']).toMatch(/^text\/html/)
+      expect(r.headers['cache-control']).toBe('no-cache')
+      expect(bodyText(r)).toBe('<!doctype html>app')
+    }
+  })
+
+  it('recognises hashed asset names only', () => {
+    expect(isHashedAsset('/x/assets/chunk-QIUESVGO.js')).toBe(true)
+    expect(isHashedAsset('/x/assets/styles-L7DE54JP.css')).toBe(true)
+    expect(isHashedAsset('/x/assets/app.js')).toBe(false)
+    expect(isHashedAsset('/x/index.html')).toBe(false)
+    expect(isHashedAsset('/x/assets/my-photo.js')).toBe(false)
+  })
+
+  it('serves the app for extension-less paths but 404s missing files with an extension', async () => {
+    expect((await get('/assets/missing-ABCDEFGH.js')).status).toBe(404)
+    expect(bodyText(await get('/deep/app/route'))).toBe('<!doctype html>app')
   })
 
   it.each(['/../secret.txt', '/%2e%2e/secret.txt', '/assets/..%2f..%2fsecret.txt', '/leak.txt', '/..%5csecret.txt', '/%00', '/%E0%A4%A'])(

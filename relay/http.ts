@@ -1,5 +1,5 @@
 import { readFile, realpath, stat } from 'node:fs/promises'
-import { extname, join, resolve, sep } from 'node:path'
+import { basename, extname, join, resolve, sep } from 'node:path'
 import type { HttpRequest, HttpResponse } from './socket.ts'
 
 /**
@@ -67,6 +67,16 @@ export function createHttpHandler(opts: HttpOptions): (req: HttpRequest) => Prom
   }
 }
 
+const IMMUTABLE = 'public, max-age=31536000, immutable'
+
+/**
+ * Build outputs named `<name>-<hash>.<ext>` (scripts/build-client.js: esbuild's 8-character
+ * content hash) never change: a new build writes new names, and index.html (no-cache) points at them.
+ */
+export function isHashedAsset(path: string): boolean {
+  return /-[A-Z0-9]{8}\.(js|mjs|css|wasm|woff2|png|svg|webp|jpg)$/.test(basename(path))
+}
+
 /**
  * A file under `root` for the request path, or undefined. Paths are decoded once and resolved,
  * and the real path (symlinks followed) must stay inside the real root: `..`, encoded slashes
@@ -82,7 +92,7 @@ async function findStaticFile(root: string, req: HttpRequest): Promise<HttpRespo
   }
   if (decoded.includes('\0') || decoded.includes('\\')) return text(400, 'bad path\n')
   const candidates = [resolve(join(root, decoded))]
-  if (decoded.endsWith('/')) candidates[0] = join(candidates[0], 'index.html')
+  if (decoded.endsWith('/')) candidates.splice(0, 1, join(candidates[0], 'index.html'), join(root, 'index.html'))
   else if (extname(decoded) === '') candidates.push(join(candidates[0], 'index.html'), join(root, 'index.html'))
   const realRoot = await realpath(root).catch(() => undefined)
   if (realRoot === undefined) return undefined
@@ -92,7 +102,7 @@ async function findStaticFile(root: string, req: HttpRequest): Promise<HttpRespo
     const info = await stat(real)
     if (!info.isFile()) continue
     const type = MIME[extname(real).toLowerCase()] ?? 'application/octet-stream'
-    const cache = type.startsWith('text/html') ? 'no-cache' : 'public, max-age=3600'
+    const cache = type.startsWith('text/html') ? 'no-cache' : isHashedAsset(real) ? IMMUTABLE : 'public, max-age=3600'
     return { status: 200, headers: { 'content-type': type, 'cache-control': cache }, body: await readFile(real) }
   }
   return undefined

@@ -162,13 +162,6 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     return fail(explainListenError(err, listeners) ?? new StartError(`the transcoder could not start: ${(err as Error).message}`, EXIT.failed, { cause: err }))
   }
 
-  // node-media-server's store adds SIGINT/SIGTERM handlers that flush and re-raise the signal,
-  // killing the process before ffmpeg is stopped and LMDB closed. Start owns shutdown: drop them
-  // (dvm.close() stops node-media-server, which flushes its store).
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    for (const l of process.listeners(sig)) if (l !== onSignal) process.off(sig, l)
-  }
-
   console.log(
     formatBanner({
       appUrl,

@@ -23,6 +23,9 @@ describe('dvm config', () => {
     expect(() => loadConfig({}, ['--bogus'])).toThrow(ConfigError)
     expect(() => loadConfig({ RELAYCAST_DVM_ALLOW: 'npub1xyz' }, [])).toThrow(/RELAYCAST_DVM_ALLOW/)
     expect(() => loadConfig({}, ['--relay', 'http://x'])).toThrow(/--relay/)
+    // ffmpeg would write TARGETDURATION 0 below one second.
+    expect(() => loadConfig({}, ['--segment-seconds', '0.5'])).toThrow(/--segment-seconds must be seconds from 1 to 10/)
+    expect(loadConfig({}, ['--segment-seconds', '1.5']).segmentSeconds).toBe(1.5)
     expect(loadConfig({}, ['--allow', `${'a'.repeat(64)},${'b'.repeat(64)}`]).allowPubkeys).toHaveLength(2)
   })
 })

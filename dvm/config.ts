@@ -145,7 +145,8 @@ function parsePort(v: string, source: string): number {
 
 function parseSeconds(v: string, source: string): number {
   const n = Number(v)
-  if (!/^\d+(\.\d+)?$/.test(v) || !(n > 0 && n <= 10)) throw new ConfigError(`${source} must be seconds in (0, 10], got ${JSON.stringify(v)}`)
+  // Below 1 s ffmpeg writes #EXT-X-TARGETDURATION:0 (invalid HLS) and players gain nothing.
+  if (!/^\d+(\.\d+)?$/.test(v) || !(n >= 1 && n <= 10)) throw new ConfigError(`${source} must be seconds from 1 to 10, got ${JSON.stringify(v)}`)
   return n
 }
 

@@ -59,6 +59,8 @@ declare module 'node-media-server' {
     historyServer: {
       stop(): void
     }
+    /** Its JSON store; `options.signals` (read when run() opens it) adds SIGINT/SIGTERM handlers. */
+    store: { options: { signals: boolean } }
   }
 }
 

@@ -63,6 +63,12 @@ describe('RTMP ingest', () => {
     expect(ingest.port).toBeGreaterThan(0)
   })
 
+  it('leaves SIGINT and SIGTERM to its owner (the library would exit before ffmpeg and LMDB close)', () => {
+    const own = (l: Function) => /flushSync/.test(l.toString())
+    expect(process.listeners('SIGINT').filter(own)).toEqual([])
+    expect(process.listeners('SIGTERM').filter(own)).toEqual([])
+  })
+
   it('admits a registered key, reports the publish, and ends it as soon as the publisher leaves', async () => {
     const key = newKey()
     registry.put({ jobId: 'job-a', keyHash: hashStreamKey(key) })

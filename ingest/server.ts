@@ -217,6 +217,9 @@ export async function createIngest(config: Config, hooks: IngestHooks, options: 
     await mkdir(dir, { recursive: true })
     // No rtmp port (we own the listener), no http (no FLV playback, no admin API), no record path.
     nms = new NodeMediaServer({ bind: config.host, store: { path: dir }, webadmin: { enable: false } })
+    // Its store would otherwise flush and re-raise SIGINT/SIGTERM, killing the process before the
+    // owner stops ffmpeg and closes LMDB; shutdown belongs to whoever started the ingest.
+    nms.store.options.signals = false
     for (const [event, fn] of listeners) nmsContext.eventEmitter.on(event, fn)
     await nms.run()
     // Its publish history stores stream names, which are keys.

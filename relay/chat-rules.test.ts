@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KIND_DELETION, KIND_MUTE_LIST } from '../protocol/kinds.ts'
 import type { EventTemplate, NostrEvent } from '../protocol/types.ts'
@@ -5,7 +6,8 @@ import { signAs, testPubkey } from '../test/fixtures/keys.ts'
 import type { TestKeyName } from '../test/fixtures/keys.ts'
 import { createSlowMode, getStreamRules } from './chat-rules.ts'
 import { Relay, chat, coordOf, fetchIds, send, stream } from './live-test-kit.ts'
-import { startTestRelay } from './test-harness.ts'
+import { createRelay } from './relay.ts'
+import { createTestLogger, startTestRelay } from './test-harness.ts'
 import type { TestRelay } from './test-harness.ts'
 
 const HOST = testPubkey('host')
@@ -100,6 +102,39 @@ describe('chat rules, enforced by the relay', () => {
     const theirs = await accepted('bob', chat(coordOf(testPubkey('dvm'), 'their-stream'), 'hello', clock))
     await accepted('moderator', deletion([theirs.id]))
     expect(await fetchIds(client, [{ ids: [theirs.id] }])).toEqual([theirs.id])
+  })
+})
+
+describe('moderator removals across a restart', () => {
+  it('chat a moderator removed stays out after the relay restarts on the same data', async () => {
+    const clock = Math.floor(Date.now() / 1000)
+    const t = await startTestRelay({}, { now: () => clock, lmdb: true })
+    try {
+      const client = await Relay.connect(t.url)
+      expect((await send(client, signAs('host', stream('restart', clock)))).ok).toBe(true)
+      const message = signAs('alice', chat(coordOf(HOST, 'restart'), 'remove me', clock))
+      expect((await send(client, message)).ok).toBe(true)
+      const del = signAs('host', { kind: KIND_DELETION, created_at: clock, tags: [['e', message.id]], content: '' })
+      expect((await send(client, del)).ok).toBe(true)
+      client.close()
+      await t.relay.close()
+
+      const again = await createRelay(t.config, { log: createTestLogger(), now: () => clock })
+      await again.listen()
+      try {
+        const fresh = await Relay.connect(again.url)
+        expect(await send(fresh, message)).toEqual({ ok: false, reason: 'blocked: removed by a moderator' })
+        expect(await fetchIds(fresh, [{ ids: [message.id] }])).toEqual([])
+        // The record is the relay's own kind 5, which under NIP-09 deletes nothing of anyone else's.
+        const records = await fetchIds(fresh, [{ kinds: [KIND_DELETION], authors: [again.api.pubkey] }])
+        expect(records.length).toBe(1)
+        fresh.close()
+      } finally {
+        await again.close()
+      }
+    } finally {
+      await rm(t.dataDir, { recursive: true, force: true })
+    }
   })
 })
 

@@ -139,7 +139,8 @@ export function createChatRulesExtension(settings: ChatRulesSettings): RelayExte
       const lists = hostsOf(target.coordinate, s).map((h) => mutes.get(h))
       const finish = (ls: (MuteList | null)[]): Rejection | undefined => {
         if (ls.some((l) => l?.muted.has(event.pubkey))) return blocked('you are muted in this stream')
-        if (event.created_at < ctx.now - SLOW_MODE_RECENT_SECONDS) return undefined
+        // History and relay sync (a local connection) are not live chat typed now.
+        if (ctx.client.local || event.created_at < ctx.now - SLOW_MODE_RECENT_SECONDS) return undefined
         const wait = slowMode.take(`${event.pubkey} ${coord}`, ctx.now)
         return wait > 0 ? rateLimited(`slow mode: wait ${wait}s`) : undefined
       }
@@ -175,6 +176,22 @@ export function createChatRulesExtension(settings: ChatRulesSettings): RelayExte
     if (allowed.length === 0) return
     remember(allowed)
     await self.exclusive(() => self.store.remove(allowed))
+    // The record that outlives a restart: the relay's own kind 5 naming what it removed (under
+    // NIP-09 it deletes nothing, since none of these events are the relay's).
+    const record = await self.sign({
+      kind: KIND_DELETION,
+      created_at: self.now(),
+      tags: [...allowed.map((id) => ['e', id]), ['k', String(KIND_LIVE_CHAT)]],
+      content: `removed by a moderator (${del.id})`,
+    })
+    const written = await self.publish(record)
+    if (!written.ok) self.log.error(`chat rules: could not store the removal record: ${written.reason}`)
+  }
+
+  /** Ids removed before the last restart, from the relay's own removal records (newest kept). */
+  async function recall(self: RelayApi): Promise<void> {
+    const records = await self.store.query([{ kinds: [KIND_DELETION], authors: [self.pubkey], limit: MAX_REMOVED }])
+    for (const record of records.reverse()) remember(getDeletionTargets(record).ids)
   }
 
   return {
@@ -182,13 +199,14 @@ export function createChatRulesExtension(settings: ChatRulesSettings): RelayExte
     info: {
       chat_rules: {
         description:
-          'kind 1311 is refused when the stream has ["chat","off"], when the author is on a host\'s kind 10000 mute list, or faster than slow mode allows; a kind 5 from a host or a p-tagged Moderator removes chat in the stream. Chat to streams this relay does not hold is accepted.',
+          'kind 1311 is refused when the stream has ["chat","off"], when the author is on a host\'s kind 10000 mute list, or faster than slow mode allows; a kind 5 from a host or a p-tagged Moderator removes chat in the stream, and the relay records the removal as its own kind 5 (NIP-11 self) so removed chat stays out after a restart. Chat to streams this relay does not hold is accepted.',
         slow_mode: { burst: settings.chatSlowModeBurst, seconds_per_message: settings.chatSlowModeSeconds },
       },
     },
     policies: [chatPolicy],
     start(relayApi) {
       api = relayApi
+      return recall(relayApi)
     },
     afterCommit(event, result) {
       if (event.kind === KIND_LIVE_EVENT) {
@@ -204,7 +222,8 @@ export function createChatRulesExtension(settings: ChatRulesSettings): RelayExte
       }
     },
     beforeOk(event) {
-      if (event.kind === KIND_DELETION && api) return moderate(api, event)
+      // The relay's own removal records name chat it already removed.
+      if (event.kind === KIND_DELETION && api && event.pubkey !== api.pubkey) return moderate(api, event)
       return undefined
     },
   }

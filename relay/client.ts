@@ -8,6 +8,8 @@ export interface ClientInfo {
   readonly ip: string
   /** Pubkeys this connection proved with NIP-42 AUTH (a client may authenticate several). */
   readonly authed: ReadonlySet<string>
+  /** A connection inside the process (RelayApi.connectLocal: relay-to-relay sync), not a socket. */
+  readonly local: boolean
 }
 
 /** One connected client: its NIP-42 state, its subscriptions, and output with backpressure. */
@@ -31,6 +33,8 @@ export interface Client extends ClientInfo {
 
 export interface ClientOptions {
   challenge: string
+  /** See ClientInfo.local; default false. */
+  local?: boolean
   maxBufferedBytes: number
   log: Pick<Console, 'warn'>
 }
@@ -40,6 +44,7 @@ export function createClient(conn: Connection, opts: ClientOptions): Client {
   const client: Client = {
     id: conn.id,
     ip: conn.ip,
+    local: opts.local ?? false,
     conn,
     challenge: opts.challenge,
     authed: new Set(),

@@ -61,8 +61,12 @@ export interface Config {
   maxPendingPerConnection: number
   /** Most events written in one LMDB transaction. */
   writeBatchMax: number
+  /** LMDB transactions started before the previous one is durable (each OK still waits for its own). */
+  writeBatchesInFlight: number
   /** Signatures verified before yielding to the event loop, so big bursts do not stall it. */
   verifyChunk: number
+  /** Check signatures on a worker thread (native backend only), beside the main thread; 0: on the main thread. */
+  verifyThreads: number
   /** Seconds between sweeps of expired (NIP-40) events from the database. */
   sweepIntervalSeconds: number
   /** NIP-77: a NEG-OPEN whose filter matches more stored events than this is refused (each session holds its records in memory). */
@@ -101,7 +105,9 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   maxBufferedBytes: 16 * 1024 * 1024,
   maxPendingPerConnection: 1000,
   writeBatchMax: 1000,
+  writeBatchesInFlight: 3,
   verifyChunk: 256,
+  verifyThreads: 1,
   sweepIntervalSeconds: 60,
   negentropyMaxRecords: 500_000,
   negentropyMaxSessions: 8,
@@ -171,6 +177,7 @@ export const OPTIONS: readonly Option[] = [
   { flag: '--max-message-bytes', env: 'RELAYCAST_RELAY_MAX_MESSAGE_BYTES', help: 'largest client message', apply: limit('maxMessageBytes', 1024) },
   { flag: '--max-subscriptions', env: 'RELAYCAST_RELAY_MAX_SUBSCRIPTIONS', help: 'open subscriptions per connection', apply: limit('maxSubscriptions') },
   { flag: '--max-limit', env: 'RELAYCAST_RELAY_MAX_LIMIT', help: 'largest filter limit honoured', apply: limit('maxLimit') },
+  { flag: '--verify-threads', env: 'RELAYCAST_RELAY_VERIFY_THREADS', help: 'signature checks on a worker thread (1) or the main thread (0)', apply: int('verifyThreads') },
   { flag: '--max-buffered-bytes', env: 'RELAYCAST_RELAY_MAX_BUFFERED_BYTES', help: 'unsent bytes before a slow client is dropped', apply: int('maxBufferedBytes', 1024) },
   { flag: '--neg-max-records', env: 'RELAYCAST_RELAY_NEG_MAX_RECORDS', help: 'NIP-77: most events one negentropy session may cover', apply: int('negentropyMaxRecords', 1) },
   { flag: '--neg-max-sessions', env: 'RELAYCAST_RELAY_NEG_MAX_SESSIONS', help: 'NIP-77: negentropy sessions per connection', apply: int('negentropyMaxSessions', 1) },

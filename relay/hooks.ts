@@ -28,6 +28,8 @@ export interface RelayExtension {
   beforeOk?(event: NostrEvent, result: Extract<WriteResult, { ok: true }>): void | Promise<void>
   /** Rewrites a REQ's stored results (JSON texts, newest first) before they are sent. */
   transformQuery?(req: QueryRequest, results: string[]): string[] | Promise<string[]>
+  /** Answers a COUNT itself (the live-now freshness rule), or undefined to leave it to the store. */
+  answerCount?(req: QueryRequest): Promise<number> | undefined
   /** A live subscription opened, was replaced (closed, then opened), or closed. */
   subscriptionOpened?(sub: QueryRequest): void
   subscriptionClosed?(sub: QueryRequest): void

@@ -13,6 +13,8 @@ import type { NostrEvent } from '../protocol/types.ts'
 export interface Verifier {
   hash: EventHasher
   checkMany(events: readonly NostrEvent[]): boolean[]
+  /** The same check off the main thread (relay/verify/thread.ts); used instead of checkMany when present. */
+  checkManyAsync?(events: readonly NostrEvent[]): Promise<boolean[]>
 }
 
 export interface Ingester<C> {
@@ -42,57 +44,107 @@ export function getPayloadId(payload: unknown): string | undefined {
   return typeof id === 'string' && HEX64.test(id) ? id : undefined
 }
 
+/** Chunks being verified at once when verification runs off the main thread. */
+const CHUNKS_IN_FLIGHT = 3
+/** Smaller chunks are checked inline: a round trip to the thread costs more than a few checks. */
+const MIN_OFF_THREAD = 16
+/** A thread that has not answered for this long is not getting a core: check here instead. */
+const THREAD_STARVED_MS = 20
+
 export function createIngester<C>(opts: IngesterOptions<C>): Ingester<C> {
   const queue: { event: NostrEvent; client: C }[] = []
-  let running: Promise<void> | undefined
+  const maxInFlight = opts.verifier.checkManyAsync ? CHUNKS_IN_FLIGHT : 1
+  /** Chunks taken from the queue and not yet handed on; with a verify thread, several overlap. */
+  let inFlight = 0
+  let inFlightEvents = 0
+  let scheduled = false
+  /** Chunks hand their events on in the order they were taken, whatever order checks finish in. */
+  let tail: Promise<void> = Promise.resolve()
+  let idle: (() => void)[] = []
+  /** Chunks on the verify thread, and when it last answered (or got work while idle). */
+  let onThread = 0
+  let threadSince = 0
 
-  function start(): void {
-    running ??= loop()
+  function schedule(): void {
+    if (scheduled || queue.length === 0 || inFlight >= maxInFlight) return
+    scheduled = true
+    // setImmediate: every message already received joins the chunk, and a flood of EVENTs
+    // never starves other connections between chunks.
+    setImmediate(() => {
+      scheduled = false
+      startChunk()
+      schedule()
+    })
+  }
+
+  function startChunk(): void {
+    if (queue.length === 0 || inFlight >= maxInFlight) return
+    const chunk = queue.splice(0, opts.chunk)
+    inFlight++
+    inFlightEvents += chunk.length
+    const verdicts = verify(chunk.map((item) => item.event)).catch((err: unknown) => {
+      opts.log.error('ingester: signature check failed', err)
+      return chunk.map(() => error('could not verify the signature; try again'))
+    })
+    tail = tail
+      .then(async () => handOn(chunk, await verdicts))
       .catch((err: unknown) => opts.log.error('ingester: loop failed', err))
       .finally(() => {
-        running = undefined
-        if (queue.length > 0) start()
+        inFlight--
+        inFlightEvents -= chunk.length
+        schedule()
+        if (inFlight === 0 && queue.length === 0) {
+          const waiters = idle
+          idle = []
+          for (const resolve of waiters) resolve()
+        }
       })
   }
 
-  async function loop(): Promise<void> {
-    while (queue.length > 0) {
-      await new Promise<void>((resolve) => setImmediate(resolve))
-      const chunk = queue.splice(0, opts.chunk)
-      let verdicts: (Rejection | undefined)[]
-      try {
-        verdicts = verify(chunk.map((item) => item.event))
-      } catch (err) {
-        opts.log.error('ingester: signature check failed', err)
-        verdicts = chunk.map(() => error('could not verify the signature; try again'))
+  async function handOn(chunk: { event: NostrEvent; client: C }[], verdicts: (Rejection | undefined)[]): Promise<void> {
+    for (let i = 0; i < chunk.length; i++) {
+      const { event, client } = chunk[i]
+      const verdict = verdicts[i]
+      if (verdict) {
+        opts.reject(client, event.id, verdict)
+        continue
       }
-      for (let i = 0; i < chunk.length; i++) {
-        const { event, client } = chunk[i]
-        const verdict = verdicts[i]
-        if (verdict) {
-          opts.reject(client, event.id, verdict)
-          continue
-        }
-        try {
-          const next = opts.accept(event, client)
-          if (next instanceof Promise) await next
-        } catch (err) {
-          opts.log.error(`ingester: event ${event.id} failed after verification`, err)
-          opts.reject(client, event.id, error('internal error while handling the event'))
-        }
+      try {
+        const next = opts.accept(event, client)
+        if (next instanceof Promise) await next
+      } catch (err) {
+        opts.log.error(`ingester: event ${event.id} failed after verification`, err)
+        opts.reject(client, event.id, error('internal error while handling the event'))
       }
     }
   }
 
   /** Ids first, so the signature backend only sees events whose id commits to the content. */
-  function verify(events: NostrEvent[]): (Rejection | undefined)[] {
+  async function verify(events: NostrEvent[]): Promise<(Rejection | undefined)[]> {
     const verdicts: (Rejection | undefined)[] = events.map((e) =>
       opts.verifier.hash(e) === e.id ? undefined : invalid('event id does not match its content'),
     )
     const toCheck = events.filter((_, i) => verdicts[i] === undefined)
-    const good = opts.verifier.checkMany(toCheck)
+    const v = opts.verifier
+    // Up to two chunks on the thread; more, or a thread slow to answer (on a busy machine it may
+    // wait long for a core), and the chunk is checked here, so this thread never idles behind it.
+    const starved = onThread > 0 && performance.now() - threadSince > THREAD_STARVED_MS
+    if (!v.checkManyAsync || toCheck.length < MIN_OFF_THREAD || onThread >= 2 || starved) return apply(verdicts, v.checkMany(toCheck))
+    if (onThread++ === 0) threadSince = performance.now()
+    try {
+      return apply(verdicts, await v.checkManyAsync(toCheck))
+    } catch (err) {
+      opts.log.error('ingester: signature check failed', err)
+      return verdicts.map((v) => v ?? error('could not verify the signature; try again'))
+    } finally {
+      onThread--
+      threadSince = performance.now()
+    }
+  }
+
+  function apply(verdicts: (Rejection | undefined)[], good: boolean[]): (Rejection | undefined)[] {
     let j = 0
-    for (let i = 0; i < events.length; i++) {
+    for (let i = 0; i < verdicts.length; i++) {
       if (verdicts[i] === undefined && !good[j++]) verdicts[i] = invalid('bad signature')
     }
     return verdicts
@@ -103,13 +155,14 @@ export function createIngester<C>(opts: IngesterOptions<C>): Ingester<C> {
       const shape = validateEventShape(payload)
       if (shape) return opts.reject(client, getPayloadId(payload), shape)
       queue.push({ event: payload as NostrEvent, client })
-      start()
+      schedule()
     },
-    async drain() {
-      while (running) await running
+    drain() {
+      if (inFlight === 0 && queue.length === 0) return Promise.resolve()
+      return new Promise<void>((resolve) => idle.push(resolve))
     },
     get pending() {
-      return queue.length
+      return queue.length + inFlightEvents
     },
   }
 }

@@ -1,5 +1,6 @@
 import NDK, { NDKEvent, NDKPrivateKeySigner, NDKRelayAuthPolicies } from '@nostr-dev-kit/ndk'
 import type { NDKFilter, NDKSubscription } from '@nostr-dev-kit/ndk'
+import { SimplePool } from 'nostr-tools/pool'
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay'
 import type { Event as ToolsEvent, EventTemplate as ToolsTemplate, VerifiedEvent } from 'nostr-tools/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -246,6 +247,21 @@ describe('a zap.stream-style stream page, through NDK', () => {
     expect(results.every((r) => r.ok)).toBe(true)
   })
   afterAll(() => t.stop())
+
+  it("nostr-tools SimplePool: zap.stream's three stream-page queries, answered from the store", async () => {
+    const pool = new SimplePool()
+    try {
+      const unbounded = await pool.querySync([t.url], { kinds: [KIND_LIVE_EVENT, KIND_N94_LIVE_STREAM] } as never)
+      expect(unbounded.map((e) => e.id)).toEqual([stream.id])
+      const room = await pool.querySync([t.url], { kinds: [KIND_LIVE_CHAT, KIND_LIVE_STREAM_RAID, KIND_LIVE_STREAM_CLIP], '#a': [coord], limit: 200 } as never)
+      const roomMessages = [...chat.filter((e) => e !== deletedEarlier), raid, clip].sort(compareEvents)
+      expect(room.map((e) => e.id).sort()).toEqual(roomMessages.slice(0, 200).map((e) => e.id).sort())
+      const deletions = await pool.querySync([t.url], { kinds: [KIND_DELETION], '#a': [coord] } as never)
+      expect(deletions.map((e) => e.id)).toEqual([earlierDeletion.id])
+    } finally {
+      pool.destroy()
+    }
+  })
 
   it('stored results, then live updates, chat, deletions and COUNT, as a viewer sees them', async () => {
     const viewer = await connectNdk(t.url)

@@ -7,7 +7,7 @@ import type { Filter, NostrEvent } from '../protocol/types.ts'
 import { signAs, testPubkey, testSecretKey } from '../test/fixtures/keys.ts'
 import type { TestKeyName } from '../test/fixtures/keys.ts'
 import { Relay, coordOf, fetchIds, send, stream } from './live-test-kit.ts'
-import { startTestRelay } from './test-harness.ts'
+import { connectRaw, startTestRelay } from './test-harness.ts'
 import type { TestRelay } from './test-harness.ts'
 
 const HOST = testPubkey('host')
@@ -58,6 +58,23 @@ describe('live now: #status live returns only streams live now', () => {
     expect(await fetchIds(client, [{ ...LIVE, authors: [HOST], '#t': ['music'] }])).toEqual([ids.fresh])
     expect(await fetchIds(client, [{ kinds: [30311], '#status': ['live', 'ended'] }])).toEqual([ids.done, ids.fresh].sort())
     expect((await fetchIds(client, [{ kinds: [30311] }])).sort()).toEqual(Object.values(ids).sort())
+  })
+
+  it('COUNT applies the same freshness rule as REQ (NIP-45)', async () => {
+    const raw = await connectRaw(t.url)
+    const count = async (...filters: Filter[]): Promise<unknown> => {
+      const sub = `count-${Math.random()}`
+      raw.send(['COUNT', sub, ...filters])
+      return (await raw.next((m) => m[1] === sub))[2]
+    }
+    expect(await count(LIVE)).toEqual({ count: 1 })
+    expect(await count({ ...LIVE, limit: 1 })).toEqual({ count: 1 })
+    expect(await count({ kinds: [30311], '#status': ['live', 'ended'] })).toEqual({ count: 2 })
+    // The fresh stream matched by both filters counts once; the other filter is the store's.
+    expect(await count(LIVE, { kinds: [30311], authors: [HOST] })).toEqual({ count: 4 })
+    expect(await count(LIVE, { ids: [ids.old] })).toEqual({ count: 2 })
+    expect(await count({ kinds: [30311] })).toEqual({ count: 4 })
+    raw.close()
   })
 
   it('a transcoder 31337 saying live revives a stale stream, and the limit counts only live ones', async () => {

@@ -135,6 +135,23 @@ export function createLiveNow(settings: LiveNowSettings): LiveNow {
     return union(await Promise.all(lists)).slice(0, limit)
   }
 
+  /**
+   * NIP-45 with the same rule as REQ: the live 30311s counted one by one (there are few fresh
+   * ones), every other filter by the store; an event matched by both is counted once.
+   */
+  async function countLive(self: RelayApi, filters: Filter[]): Promise<number> {
+    const now = self.now()
+    const plain = filters.filter((f) => !isLiveQuery(f) && !isFilterEmptyResult(f))
+    const live = filters.filter((f) => isLiveQuery(f) && !isFilterEmptyResult(f))
+    const unlimited = (f: Filter): Filter => {
+      const { limit: _limit, ...rest } = f
+      return rest
+    }
+    const found = union(await Promise.all(live.map((f) => answerLive(self, unlimited(f), Number.MAX_SAFE_INTEGER, now))))
+    const extra = found.filter((e) => !plain.some((f) => matchFilter(f, e))).length
+    return extra + (plain.length > 0 ? await self.store.count(plain) : 0)
+  }
+
   async function queryBacked(self: RelayApi, live: Filter, coords: string[]): Promise<NostrEvent[]> {
     const wanted = new Set(coords)
     const parsed = coords.map(getCoordinate).filter((c) => c !== undefined)
@@ -172,6 +189,10 @@ export function createLiveNow(settings: LiveNowSettings): LiveNow {
       },
       afterCommit(event) {
         if (event.kind === KIND_SERVICE_METRICS && api) record(event, api.now())
+      },
+      answerCount(req) {
+        if (!api || !req.filters.some(isLiveQuery)) return undefined
+        return countLive(api, req.filters)
       },
       transformQuery(req, results) {
         if (!api || !req.filters.some(isLiveQuery)) return results

@@ -3,7 +3,8 @@ import type { Config } from './config.ts'
 
 /** The NIP-11 relay information document, built from the config alone (pure). */
 
-export const SUPPORTED_NIPS = [1, 9, 11, 40, 42, 45, 70, 77] as const
+/** What the core always does; extensions add theirs (53 live-now, 77 negentropy) only when enabled. */
+export const SUPPORTED_NIPS = [1, 9, 11, 40, 42, 45, 70] as const
 export const SOFTWARE = 'relaycast'
 export const VERSION = '0.1.0'
 

@@ -66,7 +66,8 @@ describe('the write path', () => {
 
   it('groups events that arrive while a commit is in flight into one batch', async () => {
     const g = gatedStore()
-    const t = await startTestRelay({}, { store: g.store })
+    // One transaction at a time, so the rest must queue behind the gated one.
+    const t = await startTestRelay({ writeBatchesInFlight: 1 }, { store: g.store })
     const raw = await connectRaw(t.url)
     const started = g.batchStarted()
     const first = sign()

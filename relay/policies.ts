@@ -82,12 +82,15 @@ export const protectedEventPolicy: Policy = (event, { client }) => {
 
 export function ipRatePolicy(perSecond: number, burst: number, nowMs?: () => number): Policy {
   const limiter = createRateLimiter(perSecond, burst, nowMs)
-  return (_event, { client }) => (limiter.take(client.ip) ? undefined : rateLimited(`slow down: at most ${perSecond} events per second from one address`))
+  // The relay's own local connections (sync) bring in what other relays already accepted.
+  return (_event, { client }) =>
+    client.local || limiter.take(client.ip) ? undefined : rateLimited(`slow down: at most ${perSecond} events per second from one address`)
 }
 
 export function pubkeyRatePolicy(perSecond: number, burst: number, nowMs?: () => number): Policy {
   const limiter = createRateLimiter(perSecond, burst, nowMs)
-  return (event) => (limiter.take(event.pubkey) ? undefined : rateLimited(`slow down: at most ${perSecond} events per second from one pubkey`))
+  return (event, { client }) =>
+    client.local || limiter.take(event.pubkey) ? undefined : rateLimited(`slow down: at most ${perSecond} events per second from one pubkey`)
 }
 
 export interface PolicySettings {

@@ -126,7 +126,10 @@ export function createQueryStage(opts: QueryOptions): QueryStage {
 
     async count(client, subId, filters) {
       try {
-        const count = await opts.store.count(filters.filter((f) => !isFilterEmptyResult(f)))
+        const request: QueryRequest = { client, subId, filters }
+        let answered: Promise<number> | undefined
+        for (const ext of extensions) answered ??= ext.answerCount?.(request)
+        const count = await (answered ?? opts.store.count(filters.filter((f) => !isFilterEmptyResult(f))))
         client.send(['COUNT', subId, { count }])
       } catch (err) {
         opts.log.error(`query: COUNT ${JSON.stringify(subId)} from client ${client.id} failed`, err)

@@ -71,7 +71,8 @@ export async function createRelay(config: Config, deps: RelayDeps = {}): Promise
   const log = deps.log ?? console
   const now = deps.now ?? (() => Math.floor(Date.now() / 1000))
   const extensions = deps.extensions ?? [...createLiveExtensions(config), createNegentropyExtension(config)]
-  const verifier = deps.verifier ?? (await loadDefaultVerifier(log))
+  const ownVerifier = deps.verifier ? undefined : await loadDefaultVerifier(log, config.verifyThreads > 0)
+  const verifier: Verifier = deps.verifier ?? (ownVerifier as Verifier)
   const serviceKey = deps.serviceKey ?? (await loadServiceKey(config.dataDir))
   // Opened last, so nothing above can fail and leave it open.
   const ownsStore = deps.store === undefined
@@ -79,7 +80,7 @@ export async function createRelay(config: Config, deps: RelayDeps = {}): Promise
   const limits = config.limits
 
   const policies = [...createDefaultPolicies(config), ...extensions.flatMap((e) => e.policies ?? [])]
-  const writer = createWriter({ eventBatch: (events) => store.eventBatch(events), batchMax: config.writeBatchMax, log })
+  const writer = createWriter({ eventBatch: (events) => store.eventBatch(events), batchMax: config.writeBatchMax, batchesInFlight: config.writeBatchesInFlight, log })
   const query = createQueryStage({ store, limits, extensions, log })
   const clients = new Map<number, Client>()
   const lookup = (filters: Filter[]): Promise<NostrEvent[]> => store.query(filters)
@@ -211,7 +212,8 @@ export async function createRelay(config: Config, deps: RelayDeps = {}): Promise
 
   const handlers: TransportHandlers = {
     open(conn: Connection) {
-      const client = createClient(conn, { challenge: createChallenge(), maxBufferedBytes: config.maxBufferedBytes, log })
+      const local = conn.id < 0 // connectLocal's ids count down from -1
+      const client = createClient(conn, { challenge: createChallenge(), maxBufferedBytes: config.maxBufferedBytes, log, local })
       clients.set(conn.id, client)
       client.send(['AUTH', client.challenge])
     },
@@ -296,6 +298,7 @@ export async function createRelay(config: Config, deps: RelayDeps = {}): Promise
       await transport.close()
       await ingester.drain()
       await writer.drain()
+      await ownVerifier?.close?.()
       if (ownsStore) await store.close()
     },
     get url() {
@@ -326,10 +329,16 @@ async function openDefaultStore(config: Config, now: Clock): Promise<RelayStore>
   return createLmdbStore({ path: join(config.dataDir, LMDB_DIR), now })
 }
 
-async function loadDefaultVerifier(log: Logger): Promise<Verifier> {
-  const { loadSignatureCheck } = await import('./verify/index.ts')
+async function loadDefaultVerifier(log: Logger, offThread: boolean): Promise<Verifier & { close?(): Promise<void> }> {
+  const { DEFAULT_NATIVE_PATH, loadSignatureCheck } = await import('./verify/index.ts')
   const backend = await loadSignatureCheck()
   for (const s of backend.skipped) log.info(`relay: signature backend ${s.name} skipped: ${s.reason}`)
-  log.info(`relay: signatures checked with ${backend.name}`)
-  return backend
+  if (!offThread || backend.name !== 'native') {
+    log.info(`relay: signatures checked with ${backend.name}`)
+    return backend
+  }
+  const { createVerifyThread } = await import('./verify/thread.ts')
+  const thread = createVerifyThread(DEFAULT_NATIVE_PATH)
+  log.info('relay: signatures checked with native, on a worker thread')
+  return { hash: backend.hash, checkMany: backend.checkMany, checkManyAsync: thread.checkManyAsync, close: thread.close }
 }

@@ -68,3 +68,59 @@ describe('writer', () => {
     expect(w.pending).toBe(0)
   })
 })
+
+describe('writer with batches in flight', () => {
+  it('starts the next batch before the first is durable, and reports outcomes in order', async () => {
+    const started: string[][] = []
+    const finish: (() => void)[] = []
+    const w = createWriter({
+      eventBatch: (events) => {
+        started.push(events.map((e) => e.id))
+        return new Promise((resolve) => finish.push(() => resolve(events.map(() => ok))))
+      },
+      batchMax: 2,
+      batchesInFlight: 2,
+      log: createTestLogger(),
+    })
+    const order: number[] = []
+    const writes = [1, 2, 3, 4, 5].map((n) => w.write(ev(n)).then(() => order.push(n)))
+    await new Promise((resolve) => setImmediate(resolve))
+    // Two batches handed over at once; the third waits for a slot.
+    expect(started).toEqual([['1', '2'], ['3', '4']])
+    finish[1]() // the second commits first: its writes must still wait for the first's
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(order).toEqual([])
+    finish[0]()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(order).toEqual([1, 2, 3, 4])
+    await new Promise((resolve) => setImmediate(resolve)) // the freed slot takes the rest
+    expect(started).toEqual([['1', '2'], ['3', '4'], ['5']])
+    finish[2]()
+    await Promise.all(writes)
+    expect(order).toEqual([1, 2, 3, 4, 5])
+  })
+
+  it('an exclusive task waits for every batch in flight', async () => {
+    const log: string[] = []
+    const finish: (() => void)[] = []
+    const w = createWriter({
+      eventBatch: (events) => {
+        log.push(`start ${events[0].id}`)
+        return new Promise((resolve) => finish.push(() => (log.push(`done ${events[0].id}`), resolve(events.map(() => ok)))))
+      },
+      batchMax: 1,
+      batchesInFlight: 3,
+      log: createTestLogger(),
+    })
+    const a = w.write(ev(1))
+    const b = w.write(ev(2))
+    const task = w.exclusive(async () => void log.push('task'))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(log).toEqual(['start 1', 'start 2'])
+    finish[0]()
+    finish[1]()
+    await Promise.all([a, b, task])
+    expect(log).toEqual(['start 1', 'start 2', 'done 1', 'done 2', 'task'])
+    await w.drain()
+  })
+})

@@ -288,6 +288,33 @@ describe('lmdb store: its own API', () => {
     await store.close()
   })
 
+  it("NIP-09 by a: only the deleter's own address, only versions up to the deletion's created_at; survives a reopen", async () => {
+    const path = tempDir()
+    const store = await createLmdbStore({ path, noSync: true })
+    const owner = 'a1'.repeat(32)
+    const other = 'b2'.repeat(32)
+    const address = `${KIND_LIVE_EVENT}:${owner}:show`
+    const version = (n: number, at: number) => note(n, { kind: KIND_LIVE_EVENT, created_at: at, tags: [['d', 'show'], ['status', 'live']] })
+    const v1 = version(1, 1000)
+    await store.event(v1)
+    // Someone else's deletion of the owner's address: no effect, and no block later.
+    const foreign = note(2, { pubkey: other, kind: KIND_DELETION, created_at: 2000, tags: [['a', address]] })
+    expect(await store.event(foreign)).toMatchObject({ ok: true, stored: true, removed: [] })
+    expect(await store.query([{ ids: [v1.id] }])).toEqual([v1])
+    // The owner's own deletion at 1500 removes v1 …
+    const own = note(3, { kind: KIND_DELETION, created_at: 1500, tags: [['a', address]] })
+    expect(await store.event(own)).toMatchObject({ ok: true, stored: true, removed: [v1.id] })
+    // … blocks versions up to 1500, not later ones.
+    expect(await store.event(version(4, 1500))).toEqual({ ok: false, reason: 'blocked: deleted by its author' })
+    const later = version(5, 1501)
+    expect(await store.event(later)).toMatchObject({ ok: true, stored: true })
+    await store.close()
+    const again = await createLmdbStore({ path, noSync: true })
+    expect(await again.event(version(6, 1400))).toEqual({ ok: false, reason: 'blocked: deleted by its author' })
+    expect(await again.query([{ kinds: [KIND_LIVE_EVENT] }])).toEqual([later])
+    await again.close()
+  })
+
   it('queryRaw returns the stored JSON, NIP-01 fields only, in query order', async () => {
     const store = await createLmdbStore({ path: tempDir(), noSync: true })
     const extra = { ...note(1), seen: 'elsewhere' } as NostrEvent

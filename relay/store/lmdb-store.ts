@@ -101,6 +101,19 @@ export async function createLmdbStore(opts: LmdbStoreOptions): Promise<LmdbStore
     throw new Error(`LMDB store at ${opts.path} has index schema ${schema}; this build reads schema ${SCHEMA_VERSION}`)
   }
   const durable = !opts.noSync
+  /**
+   * Pubkeys that have stored a deletion, a superset (never shrunk): only they can have
+   * tombstones, so isBlocked skips its two index reads for everyone else, which is almost every
+   * event written.
+   */
+  const deleters = new Set<string>()
+  {
+    const [start, end] = getRange([INDEX.kind, KIND_DELETION], undefined, undefined)
+    for (const key of index.getKeys({ start, end })) {
+      const json = events.get(key[3] as string)
+      if (json !== undefined) deleters.add((JSON.parse(json) as NostrEvent).pubkey)
+    }
+  }
   const onError = opts.onError ?? ((err: unknown, e: NostrEvent) => console.error(`lmdb store: writing event ${e.id} failed`, err))
 
   const source: IndexSource = {
@@ -161,6 +174,7 @@ export async function createLmdbStore(opts: LmdbStoreOptions): Promise<LmdbStore
   /** Whether a stored, unexpired deletion by the event's author covers it (memory store's isBlocked). */
   function isBlocked(e: NostrEvent, t: number): boolean {
     if (e.kind === KIND_DELETION) return false // deleting a deletion has no effect
+    if (!deleters.has(e.pubkey)) return false
     const live = (key: IndexKey, at: number): boolean => key[at] === undefined || (key[at] as number) > t
     // [xe, pubkey, target, inv, deletion id, expiration?]
     const [start, end] = getRange([INDEX.deletedId, e.pubkey, e.id], undefined, undefined)
@@ -193,6 +207,7 @@ export async function createLmdbStore(opts: LmdbStoreOptions): Promise<LmdbStore
       gone.push(current)
     }
     if (e.kind === KIND_DELETION) {
+      deleters.add(e.pubkey)
       const targets = [
         ...getDeletionTargets(e).ids.map((id) => loadLive(id, t)),
         ...getOwnDeletedAddresses(e).map((a) => currentAt(a, t)),

@@ -39,7 +39,8 @@ interface NativeAddon {
   verifyBatch(triples: Uint8Array): Uint8Array
 }
 
-const DEFAULT_NATIVE_PATH = fileURLToPath(new URL('./build/relaycast_verify.node', import.meta.url))
+/** Where `npm run build:native` puts the addon. */
+export const DEFAULT_NATIVE_PATH = fileURLToPath(new URL('./build/relaycast_verify.node', import.meta.url))
 const ORDER: BackendName[] = ['native', 'wasm', 'noble']
 const TRIPLE = 128 // sig64 | msg32 | pub32
 

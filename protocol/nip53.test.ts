@@ -65,6 +65,7 @@ const arbLiveInput: fc.Arbitrary<LiveEventInput> = fc.record(
     relays: fc.array(nonEmpty, { maxLength: 3 }),
     chat: fc.boolean(),
     unlisted: fc.boolean(),
+    slowMode: fc.integer({ min: 1, max: 3600 }),
   },
   { requiredKeys: ['identifier', 'status'] },
 )

@@ -43,6 +43,8 @@ export interface LiveEvent {
   chat: boolean
   /** Written as `["visibility","unlisted"]`: reachable by naddr, kept out of discovery. */
   unlisted: boolean
+  /** Seconds a viewer waits between chat messages, as `["slow_mode","<s>"]` (ours; absent: off). */
+  slowMode?: number
 }
 
 /** What a builder needs: lists and flags default to empty / chat on / listed. */
@@ -80,6 +82,7 @@ export function buildLiveEvent(input: LiveEventInput, created_at: number = now()
   if (input.relays && input.relays.length > 0) tags.push(['relays', ...input.relays])
   if (input.chat === false) tags.push(['chat', 'off'])
   if (input.unlisted) tags.push(['visibility', 'unlisted'])
+  if (input.slowMode !== undefined && input.slowMode > 0) tags.push(['slow_mode', String(input.slowMode)])
   return { kind: KIND_LIVE_EVENT, created_at, tags, content: '' }
 }
 
@@ -123,6 +126,8 @@ export function getLiveEvent(e: EventTemplate): LiveEvent | undefined {
   set('starts', integer(first(e.tags, 'starts')))
   set('ends', integer(first(e.tags, 'ends')))
   set('currentParticipants', integer(first(e.tags, 'current_participants')))
+  const slowMode = integer(first(e.tags, 'slow_mode'))
+  if (slowMode !== undefined && slowMode > 0) live.slowMode = slowMode
   set('totalParticipants', integer(first(e.tags, 'total_participants')))
   return live
 }

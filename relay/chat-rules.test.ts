@@ -4,7 +4,7 @@ import { KIND_DELETION, KIND_MUTE_LIST } from '../protocol/kinds.ts'
 import type { EventTemplate, NostrEvent } from '../protocol/types.ts'
 import { signAs, testPubkey } from '../test/fixtures/keys.ts'
 import type { TestKeyName } from '../test/fixtures/keys.ts'
-import { createSlowMode, getStreamRules } from './chat-rules.ts'
+import { createSlowMode, createStreamPace, getStreamRules } from './chat-rules.ts'
 import { Relay, chat, coordOf, fetchIds, send, stream } from './live-test-kit.ts'
 import { createRelay } from './relay.ts'
 import { createTestLogger, startTestRelay } from './test-harness.ts'
@@ -81,6 +81,23 @@ describe('chat rules, enforced by the relay', () => {
     for (const n of [1, 2]) expect((await post('alice', chat(slow, `old ${n}`, clock - 3600))).ok).toBe(true)
   })
 
+  it("a stream's own slow_mode paces each viewer to one message per s seconds, and follows the host's changes", async () => {
+    clock += 10
+    const paced = coordOf(HOST, 'paced')
+    await accepted('host', stream('paced', clock, { slowMode: 30 }))
+    expect((await say('bob', 'first', paced)).ok).toBe(true)
+    expect(await say('bob', 'second', paced)).toEqual({ ok: false, reason: 'rate-limited: slow mode: wait 30s' })
+    expect((await say('alice', 'someone else', paced)).ok).toBe(true)
+    for (const n of [1, 2]) expect((await say('host', `host ${n}`, paced)).ok).toBe(true)
+    clock += 20
+    expect((await say('bob', 'still early', paced)).reason).toBe('rate-limited: slow mode: wait 10s')
+    clock += 10
+    expect((await say('bob', 'on time', paced)).ok).toBe(true)
+    // The host turns it off: the new 30311 lifts the pace at once.
+    await accepted('host', stream('paced', clock + 1, { slowMode: 0 }))
+    expect((await say('bob', 'free again', paced)).ok).toBe(true)
+  })
+
   it("the host's deletion removes a chat message before the OK, and it cannot be sent again", async () => {
     clock += 10
     const message = await accepted('alice', chat(TALK, 'regrettable', clock))
@@ -154,6 +171,16 @@ describe('chat rule helpers', () => {
       ),
     )
     expect(rules).toMatchObject({ chat: false, hosts: [HOST, testPubkey('alice')], moderators: [testPubkey('moderator')] })
+  })
+
+  it("a stream's pace answers the seconds left, follows a changed pace, and forgets after an hour", () => {
+    const pace = createStreamPace()
+    expect(pace.take('k', 100, 10)).toBe(0)
+    expect(pace.take('k', 104, 10)).toBe(6)
+    expect(pace.take('k', 104, 5)).toBe(1) // the host shortened it
+    expect(pace.take('k', 110, 10)).toBe(0)
+    expect(pace.take('other', 3800, 10)).toBe(0)
+    expect(pace.size).toBe(1) // 'k' was last seen over an hour ago
   })
 
   it('slow mode answers the whole seconds to wait, refills over time, and is off at 0', () => {

@@ -16,8 +16,8 @@ import type { Policy } from './policies.ts'
  * - chat off (`["chat","off"]` on the 30311) → refused;
  * - a pubkey on a host's mute list (kind 10000 public `p` tags) → refused in that host's streams;
  * - slow mode: per pubkey per stream, `chatSlowModeBurst` messages, then one per
- *   `chatSlowModeSeconds`, for chat written in the last minute (hosts and moderators are exempt
- *   from mutes and slow mode);
+ *   `chatSlowModeSeconds`, for chat written in the last minute; a stream's own `["slow_mode",s]`
+ *   adds one message per s seconds (hosts and moderators are exempt from mutes and slow mode);
  * - a kind 5 from a host or a moderator (`p` with role "Moderator", any case) that `e`-targets a
  *   chat message in the stream removes it before the deleter's OK; it cannot be sent again.
  * Hosts are the 30311's author plus `p` tags with role "Host" (zap.stream signs with its own key
@@ -33,6 +33,8 @@ interface StreamRules {
   chat: boolean
   hosts: string[]
   moderators: string[]
+  /** The host's own pace (`["slow_mode",s]`): one message per s seconds, beside the relay's. */
+  slowMode: number
 }
 
 interface MuteList {
@@ -61,6 +63,7 @@ export function getStreamRules(e: NostrEvent): StreamRules | undefined {
     chat: live.chat,
     hosts: [e.pubkey, ...new Set(extra)].slice(0, 1 + MAX_EXTRA_HOSTS),
     moderators: live.hosts.filter((h) => h.role.toLowerCase() === 'moderator').map((h) => h.pubkey),
+    slowMode: live.slowMode ?? 0,
   }
 }
 
@@ -97,6 +100,33 @@ export function createSlowMode(intervalSeconds: number, burst: number) {
   }
 }
 
+/**
+ * A stream's own slow mode: one message per `seconds` (the host may change it at any time, so
+ * it is passed on each take). Answers 0 when a message may go, else the whole seconds to wait.
+ */
+export function createStreamPace() {
+  const last = new Map<string, number>()
+  let prunedAt = 0
+  /** Longest pace a host can ask of the relay's memory: older entries can no longer slow anyone. */
+  const MAX_SECONDS = 3600
+  return {
+    take(key: string, now: number, seconds: number): number {
+      if (now - prunedAt >= 60) {
+        prunedAt = now
+        for (const [k, at] of last) if (now - at >= MAX_SECONDS) last.delete(k)
+      }
+      const pace = Math.min(seconds, MAX_SECONDS)
+      const at = last.get(key)
+      if (at !== undefined && now - at < pace) return pace - (now - at)
+      last.set(key, now)
+      return 0
+    },
+    get size() {
+      return last.size
+    },
+  }
+}
+
 export function createChatRulesExtension(settings: ChatRulesSettings): RelayExtension {
   let api: RelayApi | undefined
   const store = () => {
@@ -122,6 +152,7 @@ export function createChatRulesExtension(settings: ChatRulesSettings): RelayExte
   })
   const removed = new Set<string>()
   const slowMode = createSlowMode(settings.chatSlowModeSeconds, settings.chatSlowModeBurst)
+  const streamPace = createStreamPace()
 
   const hostsOf = (c: Coordinate, s: StreamRules | null): string[] => s?.hosts ?? [c.pubkey]
   const mayModerate = (pubkey: string, c: Coordinate, s: StreamRules | null): boolean =>
@@ -141,7 +172,9 @@ export function createChatRulesExtension(settings: ChatRulesSettings): RelayExte
         if (ls.some((l) => l?.muted.has(event.pubkey))) return blocked('you are muted in this stream')
         // History and relay sync (a local connection) are not live chat typed now.
         if (ctx.client.local || event.created_at < ctx.now - SLOW_MODE_RECENT_SECONDS) return undefined
-        const wait = slowMode.take(`${event.pubkey} ${coord}`, ctx.now)
+        const key = `${event.pubkey} ${coord}`
+        // The host's pace first: a message it refuses must not spend the relay's burst.
+        const wait = (s?.slowMode ? streamPace.take(key, ctx.now, s.slowMode) : 0) || slowMode.take(key, ctx.now)
         return wait > 0 ? rateLimited(`slow mode: wait ${wait}s`) : undefined
       }
       return lists.some((l) => l instanceof Promise) ? Promise.all(lists).then(finish) : finish(lists as (MuteList | null)[])
@@ -199,7 +232,7 @@ export function createChatRulesExtension(settings: ChatRulesSettings): RelayExte
     info: {
       chat_rules: {
         description:
-          'kind 1311 is refused when the stream has ["chat","off"], when the author is on a host\'s kind 10000 mute list, or faster than slow mode allows; a kind 5 from a host or a p-tagged Moderator removes chat in the stream, and the relay records the removal as its own kind 5 (NIP-11 self) so removed chat stays out after a restart. Chat to streams this relay does not hold is accepted.',
+          'kind 1311 is refused when the stream has ["chat","off"], when the author is on a host\'s kind 10000 mute list, or faster than slow mode allows (the relay\'s pace below, and the stream\'s own ["slow_mode","<seconds>"]); a kind 5 from a host or a p-tagged Moderator removes chat in the stream, and the relay records the removal as its own kind 5 (NIP-11 self) so removed chat stays out after a restart. Chat to streams this relay does not hold is accepted.',
         slow_mode: { burst: settings.chatSlowModeBurst, seconds_per_message: settings.chatSlowModeSeconds },
       },
     },

@@ -20,7 +20,7 @@ export function App() {
       <Nav />
       <main id="main" tabIndex={-1}>
         {route.name === 'discover' && <Discover />}
-        {route.name === 'watch' && <Lazy key={route.naddr} load={() => import('./components/watch.tsx').then((m) => () => <m.Watch target={route.target} />)} />}
+        {route.name === 'watch' && <Lazy key={route.naddr} load={() => import('./components/watch-chunk.ts').then((m) => () => <m.Watch target={route.target} />)} />}
         {route.name === 'go-live' && <Lazy load={() => import('./components/go-live.tsx').then((m) => m.GoLive)} />}
         {route.name === 'settings' && <Lazy load={() => import('./components/settings.tsx').then((m) => m.SettingsPage)} />}
         {route.name === 'not-found' && (

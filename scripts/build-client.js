@@ -26,6 +26,33 @@ const dedupeNoble = {
 }
 
 /**
+ * Signing code is bundled by a pass of its own: local keys (secp256k1, loaded on first use of a
+ * browser key) and the NIP-46 bunker (with nostr-tools' nip46). The app's lazy imports of these two
+ * modules point at that pass's files. In one pass, esbuild would put each file the shell shares with
+ * them (protocol/event.ts, @noble/hashes, @scure/base) in a shared chunk holding the signing half
+ * too, sha256 included: every visitor then loaded ≈1.6 kB gz of it, in five extra files. The price
+ * of two passes is a few small helpers loaded twice, by people who sign only.
+ */
+const SIGNING_ENTRIES = { keys: join(ROOT, 'protocol', 'keys.ts'), bunker: join(CLIENT, 'state', 'bunker.ts') }
+
+/** Resolves the app's dynamic imports of a signing entry to its file from the signing pass. */
+const linkSigning = (urlOf) => ({
+  name: 'link-signing',
+  setup(b) {
+    b.onResolve({ filter: /(^|\/)(keys|bunker)\.ts$/ }, async (args) => {
+      if (args.kind !== 'dynamic-import' || args.pluginData === 'link-signing') return undefined
+      const r = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'link-signing' })
+      const url = urlOf.get(r.path)
+      return url ? { path: url, external: true } : undefined
+    })
+  },
+})
+
+/** The lazily loaded module that is the watch page's code, and the player's way in to hls.js. */
+const WATCH_ENTRY = join(CLIENT, 'components', 'watch-chunk.ts')
+const HLS_ENTRY = join(CLIENT, 'components', 'hls-light.ts')
+
+/**
  * @param {{ outDir?: string, minify?: boolean }} [opts]
  * @returns {Promise<{ files: { path: string, bytes: number, bytesGz: number }[], shellBytesGz: number, playerBytesGz: number }>}
  */
@@ -34,9 +61,9 @@ export async function buildClient(opts = {}) {
   const minify = opts.minify ?? true
   await rm(outDir, { recursive: true, force: true })
   await mkdir(join(outDir, 'assets'), { recursive: true })
-  const result = await build({
+  /** @type {import('esbuild').BuildOptions} */
+  const common = {
     absWorkingDir: ROOT,
-    entryPoints: { main: join(CLIENT, 'main.tsx'), styles: join(CLIENT, 'styles.css') },
     bundle: true,
     format: 'esm',
     splitting: true,
@@ -54,7 +81,15 @@ export async function buildClient(opts = {}) {
     legalComments: 'none',
     define: { 'process.env.NODE_ENV': '"production"' },
     logLevel: 'warning',
-    plugins: [dedupeNoble],
+  }
+  const signing = await build({ ...common, entryPoints: SIGNING_ENTRIES, plugins: [dedupeNoble] })
+  const urlOf = new Map()
+  for (const [p, o] of Object.entries(signing.metafile.outputs)) if (o.entryPoint) urlOf.set(resolve(ROOT, o.entryPoint), `/assets/${basename(p)}`)
+  if (!Object.values(SIGNING_ENTRIES).every((f) => urlOf.has(f))) throw new Error('build-client: the signing pass lost an entry point')
+  const result = await build({
+    ...common,
+    entryPoints: { main: join(CLIENT, 'main.tsx'), styles: join(CLIENT, 'styles.css') },
+    plugins: [linkSigning(urlOf), dedupeNoble],
   })
 
   const outputs = result.metafile.outputs
@@ -63,27 +98,26 @@ export async function buildClient(opts = {}) {
   const entryCss = Object.keys(outputs).find((p) => p.endsWith('.css') && outputs[p].entryPoint?.endsWith('styles.css'))
   if (!entryJs || !entryCss) throw new Error('build-client: esbuild produced no main entry')
 
-  // The shell is the entry plus everything it imports statically (loaded before first paint).
-  const shell = new Set()
-  const visit = (p) => {
-    if (shell.has(p)) return
-    shell.add(p)
-    for (const imp of outputs[p].imports) if (imp.kind === 'import-statement' && outputs[imp.path]) visit(imp.path)
+  /** A file plus everything it imports statically (what the browser fetches before running it). */
+  const closure = (roots, skip = new Set()) => {
+    const seen = new Set()
+    const visit = (p) => {
+      if (seen.has(p) || skip.has(p)) return
+      seen.add(p)
+      for (const imp of outputs[p].imports) if (imp.kind === 'import-statement' && outputs[imp.path]) visit(imp.path)
+    }
+    roots.forEach(visit)
+    return seen
   }
-  visit(entryJs)
-  // The player: what the watch page adds to the shell before the first frame (its chunk, the
-  // player, the hls.js light chunk), plus their static imports not already in the shell. Chat
-  // loads beside it as its own chunk and is not counted here.
-  const lazyRoots = Object.keys(outputs).filter(
-    (p) => p.endsWith('.js') && Object.keys(outputs[p].inputs).some((i) => /node_modules\/hls\.js\/|client\/components\/(watch|player)\.tsx$/.test(i)),
-  )
-  const player = new Set()
-  const visitPlayer = (p) => {
-    if (player.has(p) || shell.has(p)) return
-    player.add(p)
-    for (const imp of outputs[p].imports) if (imp.kind === 'import-statement' && outputs[imp.path]) visitPlayer(imp.path)
+  const entryOf = (file) => {
+    const p = Object.keys(outputs).find((o) => outputs[o].entryPoint && abs(outputs[o].entryPoint) === file)
+    if (!p) throw new Error(`build-client: no output for ${relative(ROOT, file)}`)
+    return p
   }
-  for (const p of lazyRoots) visitPlayer(p)
+  // The shell: loaded before first paint. The player figure: all the watch page adds before its
+  // first frame, i.e. its chunk (page, player, chat) and the hls.js chunk the player then imports.
+  const shell = closure([entryJs])
+  const player = closure([entryOf(WATCH_ENTRY), entryOf(HLS_ENTRY)], shell)
 
   const url = (p) => `/assets/${basename(p)}`
   const template = await readFile(join(CLIENT, 'index.html'), 'utf8')
@@ -93,7 +127,7 @@ export async function buildClient(opts = {}) {
   await writeFile(join(outDir, 'index.html'), template.replace('<!-- assets -->', head))
 
   const files = []
-  for (const p of Object.keys(outputs)) {
+  for (const p of [...Object.keys(signing.metafile.outputs), ...Object.keys(outputs)]) {
     const bytes = await readFile(abs(p))
     files.push({ path: relative(outDir, abs(p)), bytes: bytes.length, bytesGz: gzipSync(bytes, { level: 9 }).length })
   }
@@ -111,7 +145,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       const kb = (n) => `${(n / 1024).toFixed(1)} kB`
       for (const f of r.files.sort((a, b) => b.bytesGz - a.bytesGz)) console.log(`  ${f.path.padEnd(40)} ${kb(f.bytes).padStart(10)} ${kb(f.bytesGz).padStart(9)} gz`)
       console.log(`shell (initial JS): ${kb(r.shellBytesGz)} gz (target ≤ 30 kB)`)
-      console.log(`player (watch page chunks incl. hls.js light): ${kb(r.playerBytesGz)} gz (shell + player ${kb(r.shellBytesGz + r.playerBytesGz)}, target ≤ 150 kB)`)
+      console.log(`player (all JS a watch page adds: its chunk with player and chat, hls.js light): ${kb(r.playerBytesGz)} gz (shell + player ${kb(r.shellBytesGz + r.playerBytesGz)}, target ≤ 150 kB)`)
       console.log(`built in ${Math.round(performance.now() - started)} ms → ${outDir ?? 'dist/client'}`)
     },
     (err) => {

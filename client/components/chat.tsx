@@ -1,4 +1,3 @@
-import './shell-link.ts'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import type { Chat, ChatItem, ReportType } from '../state/chat.ts'
 import { REPORT_TYPES } from '../state/chat.ts'

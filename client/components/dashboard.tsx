@@ -1,21 +1,31 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import type { Coordinate } from '../../protocol/coordinate.ts'
-import { createChat } from '../state/chat.ts'
 import { createDashboard, getTimelinePoints } from '../state/dashboard.ts'
 import type { Dashboard as DashboardModel } from '../state/dashboard.ts'
 import type { GoLive } from '../state/go-live.ts'
-import { createStreamView } from '../state/stream.ts'
-import { ChatPanel } from './chat.tsx'
 import { useApp } from './context.ts'
-import { Player } from './player.tsx'
+import { Lazy } from './lazy.tsx'
 
+type WatchChunk = typeof import('./watch-chunk.ts')
+
+/**
+ * The preview player and the chat come from the watch page's chunk, loaded here on demand: a
+ * static import would split that chunk in pieces for viewers (see watch-chunk.ts).
+ */
 export function Dashboard({ model }: { model: GoLive }) {
   const c = model.coordinate.value
-  return c ? <DashboardFor key={c.identifier} model={model} coordinate={c} /> : null
+  return c ? (
+    <Lazy
+      key={c.identifier}
+      fallback={<div class="dash" aria-busy="true" />}
+      load={() => import('./watch-chunk.ts').then((kit) => () => <DashboardFor model={model} coordinate={c} kit={kit} />)}
+    />
+  ) : null
 }
 
-function DashboardFor({ model, coordinate }: { model: GoLive; coordinate: Coordinate }) {
+function DashboardFor({ model, coordinate, kit }: { model: GoLive; coordinate: Coordinate; kit: WatchChunk }) {
   const { pool, settings, session } = useApp()
+  const { createStreamView, createChat, Player, ChatPanel } = kit
   const relays = (): string[] => settings.relays.value
   const view = useMemo(() => createStreamView(pool, coordinate, { relays }), [coordinate])
   const dash = useMemo(() => createDashboard(pool, { coordinate, sign: session.sign, relays }), [coordinate])

@@ -57,7 +57,7 @@ export function Player(props: PlayerProps) {
 
     const hasMse = 'MediaSource' in window || 'ManagedMediaSource' in window
     if (hasMse) {
-      void import('hls.js/light').then(({ default: HlsClass }) => {
+      void import('./hls-light.ts').then(({ default: HlsClass }) => {
         if (disposed) return
         if (!HlsClass.isSupported()) return native()
         const hls = new HlsClass(HLS_CONFIG)

@@ -1,4 +1,3 @@
-import './shell-link.ts'
 import { useEffect, useMemo } from 'preact/hooks'
 import type { DecodedNaddr } from '../../protocol/coordinate.ts'
 import { createChat } from '../state/chat.ts'
@@ -7,7 +6,7 @@ import { createStreamView } from '../state/stream.ts'
 import { formatStart as when } from '../state/stream-entry.ts'
 import type { StreamEntry } from '../state/stream-entry.ts'
 import type { StreamMetrics } from '../state/stream-entry.ts'
-import { Lazy } from './lazy.tsx'
+import { ChatPanel } from './chat.tsx'
 import { useApp } from './context.ts'
 import { Host } from './host.tsx'
 import { Player } from './player.tsx'
@@ -43,12 +42,7 @@ export function Watch({ target }: { target: DecodedNaddr }) {
         <Player src={live?.streaming} message={playerMessage(entry, view.loading.value)} poster={live?.image} />
         <StreamInfo entry={entry} metrics={view.metrics.value} pubkey={target.coordinate.pubkey} />
       </div>
-      {/* Chat loads beside the video, not before it: the first frame does not wait for it. */}
-      <Lazy
-        key={chat}
-        fallback={<aside class="chat" aria-busy="true" aria-label="Chat" />}
-        load={() => import('./chat.tsx').then((m) => () => <m.ChatPanel chat={chat} enabled={live?.chat !== false} ended={entry?.status === 'ended'} />)}
-      />
+      <ChatPanel key={chat} chat={chat} enabled={live?.chat !== false} ended={entry?.status === 'ended'} />
     </div>
   )
 }

@@ -228,11 +228,11 @@ export function createGoLive(opts: GoLiveOptions): GoLive {
         relays: opts.relays(),
         chat: f.chat,
         unlisted: f.unlisted,
+        ...(status !== 'ended' && slowMode.value > 0 ? { slowMode: slowMode.value } : {}),
       },
       stamp(),
     )
     if (status !== 'ended' && pinned.value) template.tags.push(['pinned', pinned.value])
-    if (status !== 'ended' && slowMode.value > 0) template.tags.push(['slow_mode', String(slowMode.value)])
     return template
   }
 

@@ -1,6 +1,9 @@
 import { computed, signal } from '@preact/signals'
 import type { ReadonlySignal, Signal } from '@preact/signals'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
+// Static, not lazy: the nav already puts nip19 in the shell, and a second, dynamic way in would
+// split it (and @scure/base) out of the shell's chunk into extra files every page loads.
+import { decode, nsecEncode } from 'nostr-tools/nip19'
 import type { EventTemplate, NostrEvent } from '../../protocol/types.ts'
 import type { BunkerSession, ConnectBunker } from './bunker.ts'
 import type { KeyValueStorage } from './settings.ts'
@@ -135,7 +138,6 @@ export function createSession(opts: SessionOptions): Session {
         let sk: Uint8Array
         if (/^[0-9a-f]{64}$/i.test(t)) sk = hexToBytes(t.toLowerCase())
         else if (t.startsWith('nsec1')) {
-          const { decode } = await import('nostr-tools/nip19')
           const d = decode(t)
           if (d.type !== 'nsec') throw new Error('not an nsec')
           sk = d.data
@@ -149,7 +151,6 @@ export function createSession(opts: SessionOptions): Session {
     async exportLocalKey() {
       const hex = storage.getItem(LOCAL_KEY)
       if (method.value !== 'local' || !hex) return undefined
-      const { nsecEncode } = await import('nostr-tools/nip19')
       return nsecEncode(hexToBytes(hex))
     },
     signOut() {

@@ -8,6 +8,7 @@ import { startMediaHarness } from '../test/media/harness.ts'
 import type { MediaHarness } from '../test/media/harness.ts'
 import { captureConsole, captureLog } from '../test/media/log-capture.ts'
 import { ensureTestClip, pushTestStream } from '../test/media/push.ts'
+import { waitFor } from '../test/media/wait.ts'
 import { classifyHealth, createPipeline } from './pipeline.ts'
 import type { PipelineEvent } from './pipeline.ts'
 import { variantBandwidth } from './ladder.ts'
@@ -74,8 +75,10 @@ describe('transcoder pipeline with real ingest, ffmpeg and origin', () => {
       expect(streams.find((s) => s.codec_type === 'audio')?.codec_name, name).toBe('aac')
     }
 
-    // Aligned GOPs: the variants cut their segments at the same times.
-    const durations = async (name: string) => (await readFile(join(h.hlsRoot, 'ladder', `${name}.m3u8`), 'utf8')).match(/#EXTINF:[0-9.]+/g)?.slice(0, 2)
+    // Aligned GOPs: the variants cut their segments at the same times. Each variant's playlist is
+    // written on its own schedule, so wait until both list two segments before comparing them.
+    const durations = async (name: string) => (await readFile(join(h.hlsRoot, 'ladder', `${name}.m3u8`), 'utf8')).match(/#EXTINF:[0-9.]+/g)?.slice(0, 2) ?? []
+    await waitFor('two segments in 720p and 480p', async () => (await durations('720p')).length === 2 && (await durations('480p')).length === 2, 20_000)
     expect(await durations('480p')).toEqual(await durations('720p'))
 
     const health = pipeline.health()

@@ -26,7 +26,7 @@ function handVerifier() {
   return { verifier, held, inline }
 }
 
-function collect(verifier: Verifier, chunk = CHUNK) {
+function collect(verifier: Verifier, chunk = CHUNK, clock?: () => number) {
   const accepted: string[] = []
   const rejected: [string | undefined, string][] = []
   const log = createTestLogger()
@@ -36,6 +36,7 @@ function collect(verifier: Verifier, chunk = CHUNK) {
     log,
     reject: (_c, id, reason) => void rejected.push([id, reason]),
     accept: (e) => void accepted.push(e.id),
+    clock,
   })
   return { ingester, accepted, rejected, log }
 }
@@ -43,25 +44,53 @@ function collect(verifier: Verifier, chunk = CHUNK) {
 const tick = () => new Promise((resolve) => setImmediate(resolve))
 
 describe('ingester', () => {
-  it('hands events on in arrival order while the thread holds chunks; chunks beyond two are checked inline meanwhile', async () => {
+  it('hands events on in arrival order while the thread holds every chunk in flight', async () => {
     const { verifier, held, inline } = handVerifier()
-    const { ingester, accepted } = collect(verifier)
+    const { ingester, accepted } = collect(verifier, CHUNK, () => 0)
     for (const e of events) ingester.push(e, null)
     for (let i = 0; i < 5; i++) await tick()
-    // At most two chunks on the thread (one, if it looked starved); the rest checked here.
-    expect(held.length).toBeGreaterThanOrEqual(1)
-    expect(held.length).toBeLessThanOrEqual(2)
-    expect(held.length + inline.length).toBe(3)
-    expect(inline.every((n) => n === CHUNK)).toBe(true)
+    // The clock stands still, so the thread is never overdue: all three chunks go to it.
+    expect(held.map((h) => h.events.length)).toEqual([CHUNK, CHUNK, CHUNK])
+    expect(inline).toEqual([])
     expect(accepted).toEqual([]) // everything waits behind the first chunk
     expect(ingester.pending).toBe(events.length)
-    held.at(-1)?.release() // answers out of order change nothing
+    held[2].release() // answers out of order change nothing
+    held[1].release()
     await tick()
     expect(accepted).toEqual([])
     held[0].release()
     await ingester.drain()
     expect(accepted).toEqual(events.map((e) => e.id))
     expect(ingester.pending).toBe(0)
+  })
+
+  it('checks inline once the thread is overdue for the work it holds, and trusts it again when it answers', async () => {
+    const { verifier, held, inline } = handVerifier()
+    let now = 0
+    const { ingester, accepted } = collect(verifier, CHUNK, () => now)
+    for (const e of events.slice(0, CHUNK)) ingester.push(e, null)
+    for (let i = 0; i < 3; i++) await tick()
+    expect(held).toHaveLength(1)
+    // 16 events queued may take 20 ms + 16 × 0.15 ms; just inside that, the thread still gets work.
+    now = 22
+    for (const e of events.slice(CHUNK, 2 * CHUNK)) ingester.push(e, null)
+    for (let i = 0; i < 3; i++) await tick()
+    expect([held.length, inline]).toEqual([2, []])
+    // Past what 32 queued events may take (24.8 ms): overdue, so the next chunk is checked here.
+    now = 25
+    for (const e of events.slice(2 * CHUNK)) ingester.push(e, null)
+    for (let i = 0; i < 3; i++) await tick()
+    expect([held.length, inline]).toEqual([2, [CHUNK]])
+    held[0].release()
+    held[1].release()
+    await ingester.drain()
+    expect(accepted).toEqual(events.map((e) => e.id))
+    // Answered, so no longer overdue: the next chunk goes to the thread again.
+    for (const e of events.slice(0, CHUNK)) ingester.push({ ...e }, null)
+    for (let i = 0; i < 3; i++) await tick()
+    expect([held.length, inline]).toEqual([3, [CHUNK]])
+    held[2].release()
+    await ingester.drain()
   })
 
   it('refuses a wrong id and a bad signature with their reasons; a failed thread call answers error: for its chunk only', async () => {

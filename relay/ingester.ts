@@ -34,6 +34,8 @@ export interface IngesterOptions<C> {
   /** A verified event. Awaited only if it returns a promise, to keep arrival order. */
   accept(event: NostrEvent, client: C): void | Promise<void>
   log: Pick<Console, 'error'>
+  /** Milliseconds, for the starvation rule; default performance.now (injected by tests). */
+  clock?: () => number
 }
 
 const HEX64 = /^[0-9a-f]{64}$/
@@ -48,10 +50,16 @@ export function getPayloadId(payload: unknown): string | undefined {
 const CHUNKS_IN_FLIGHT = 3
 /** Smaller chunks are checked inline: a round trip to the thread costs more than a few checks. */
 const MIN_OFF_THREAD = 16
-/** A thread that has not answered for this long is not getting a core: check here instead. */
+/**
+ * A thread that has not answered for this long beyond the time its queued checks need is not
+ * getting a core: check here instead. A native check costs ~85 µs; 0.15 ms per queued event is
+ * generous, so a thread merely busy with a full chunk (256 × 85 µs ≈ 22 ms) is never called starved.
+ */
 const THREAD_STARVED_MS = 20
+const THREAD_MS_PER_EVENT = 0.15
 
 export function createIngester<C>(opts: IngesterOptions<C>): Ingester<C> {
+  const clock = opts.clock ?? (() => performance.now())
   const queue: { event: NostrEvent; client: C }[] = []
   const maxInFlight = opts.verifier.checkManyAsync ? CHUNKS_IN_FLIGHT : 1
   /** Chunks taken from the queue and not yet handed on; with a verify thread, several overlap. */
@@ -63,6 +71,7 @@ export function createIngester<C>(opts: IngesterOptions<C>): Ingester<C> {
   let idle: (() => void)[] = []
   /** Chunks on the verify thread, and when it last answered (or got work while idle). */
   let onThread = 0
+  let onThreadEvents = 0
   let threadSince = 0
 
   function schedule(): void {
@@ -126,11 +135,13 @@ export function createIngester<C>(opts: IngesterOptions<C>): Ingester<C> {
     )
     const toCheck = events.filter((_, i) => verdicts[i] === undefined)
     const v = opts.verifier
-    // Up to two chunks on the thread; more, or a thread slow to answer (on a busy machine it may
-    // wait long for a core), and the chunk is checked here, so this thread never idles behind it.
-    const starved = onThread > 0 && performance.now() - threadSince > THREAD_STARVED_MS
-    if (!v.checkManyAsync || toCheck.length < MIN_OFF_THREAD || onThread >= 2 || starved) return apply(verdicts, v.checkMany(toCheck))
-    if (onThread++ === 0) threadSince = performance.now()
+    // Every chunk in flight may be on the thread, which leaves this one free for parsing, the
+    // writer and OKs; a thread slow to answer (on a busy machine it may wait long for a core)
+    // gets no more, and the chunk is checked here, so this thread never idles behind it.
+    const starved = onThread > 0 && clock() - threadSince > THREAD_STARVED_MS + onThreadEvents * THREAD_MS_PER_EVENT
+    if (!v.checkManyAsync || toCheck.length < MIN_OFF_THREAD || starved) return apply(verdicts, v.checkMany(toCheck))
+    if (onThread++ === 0) threadSince = clock()
+    onThreadEvents += toCheck.length
     try {
       return apply(verdicts, await v.checkManyAsync(toCheck))
     } catch (err) {
@@ -138,7 +149,8 @@ export function createIngester<C>(opts: IngesterOptions<C>): Ingester<C> {
       return verdicts.map((v) => v ?? error('could not verify the signature; try again'))
     } finally {
       onThread--
-      threadSince = performance.now()
+      onThreadEvents -= toCheck.length
+      threadSince = clock()
     }
   }
 

@@ -70,6 +70,7 @@ const FAILED = error('could not store the event')
 
 const NOT_HEX = invalid('id and pubkey must be 64 lowercase hex characters')
 const HEX64 = /^[0-9a-f]{64}$/
+const HEX128 = /^[0-9a-f]{128}$/
 
 const EMPTY = new Uint8Array(0)
 /** Deletes per transaction when sweeping, so a backlog never holds the write lock for long. */
@@ -77,9 +78,16 @@ const SWEEP_CHUNK = 5000
 /** Bump when getIndexKeys changes: old data then needs a reindex, not a silent misread. */
 const SCHEMA_VERSION = 1
 
-/** The JSON of an event, fields in NIP-01 order; nothing else an input object carried. */
-export function serializeEvent(e: NostrEvent): string {
-  return JSON.stringify({ id: e.id, pubkey: e.pubkey, created_at: e.created_at, kind: e.kind, tags: e.tags, content: e.content, sig: e.sig })
+/**
+ * The JSON of an event, fields in NIP-01 order; nothing else an input object carried. Built by
+ * concatenation, which allocates no object (1–2 µs and some GC per event less than stringifying
+ * one): write() has checked that id and pubkey are hex, and the rest is checked here.
+ */
+function serializeEvent(e: NostrEvent): string {
+  if (!Number.isSafeInteger(e.created_at) || !Number.isSafeInteger(e.kind) || !HEX128.test(e.sig)) {
+    return JSON.stringify({ id: e.id, pubkey: e.pubkey, created_at: e.created_at, kind: e.kind, tags: e.tags, content: e.content, sig: e.sig })
+  }
+  return `{"id":"${e.id}","pubkey":"${e.pubkey}","created_at":${e.created_at},"kind":${e.kind},"tags":${JSON.stringify(e.tags)},"content":${JSON.stringify(e.content)},"sig":"${e.sig}"}`
 }
 
 export async function createLmdbStore(opts: LmdbStoreOptions): Promise<LmdbStore> {

@@ -125,6 +125,19 @@ describe('every backend answers like noble', () => {
     )
   })
 
+  it('keys that share a cache slot never borrow each other\'s parse', () => {
+    // Same first two bytes, so the native key cache maps them to one slot; the second key is a
+    // different point or none at all. Alternating them makes every lookup evict the other.
+    const a = signAs('alice', { kind: KIND_LIVE_CHAT, tags: [], content: 'slot', created_at: 1 })
+    const twins = ['00', '01', 'ff'].map((last) => a.pubkey.slice(0, 62) + last).filter((p) => p !== a.pubkey)
+    // Alice's id and signature under the twin key: a check that used alice's cached parse would pass it.
+    const forged = twins.map((pubkey) => ({ ...a, pubkey }))
+    const events = [a, ...forged, a, ...forged, a]
+    const expected = events.map((e) => nobleSignatureCheck(e))
+    expect(expected.filter(Boolean)).toHaveLength(3)
+    for (const b of backends) expect([b.name, b.checkMany(events)]).toEqual([b.name, expected])
+  })
+
   it('node:crypto ids equal the protocol ids', () => {
     fc.assert(
       fc.property(template, hex(32), (t, pubkey) => {

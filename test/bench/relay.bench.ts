@@ -35,6 +35,8 @@ import type { RelayProcess } from '../relay/relay-process.ts'
 import { AUTHORS, HASHTAGS, STREAMS, makeBulkEvents, makeLiveEvents, makeTemplate, randomHex } from './bench-events.ts'
 import { generateKeys, presign } from './presign.ts'
 import type { SignJob } from './presign.ts'
+import { readThreadCpu, splitCpu } from './thread-cpu.ts'
+import type { CpuSplit } from './thread-cpu.ts'
 import { isVerb, openSocket, openSockets, percentile, pipelined, reqLatencies } from './ws-load.ts'
 
 const { values: opts } = parseArgs({
@@ -290,11 +292,25 @@ try {
   const relay = await relayIn(join(tmp, 'ingest'))
   const sockets = await openSockets(relay.url, CONNECTIONS)
   const half = Math.floor(EVENTS / 2)
-  const first = await ingest(sockets, frames.slice(0, half))
+  // CPU per event over both ingest halves (not the queries between them).
+  const cpu = { main: 0, worker: 0, rest: 0, loadgen: 0 }
+  const timed = async (part: string[]): Promise<number> => {
+    const before = readThreadCpu(relay.pid)
+    const mine = process.cpuUsage()
+    const seconds = await ingest(sockets, part)
+    const used = process.cpuUsage(mine)
+    const split: CpuSplit = splitCpu(relay.pid, before, readThreadCpu(relay.pid))
+    cpu.main += split.main
+    cpu.worker += split.worker
+    cpu.rest += split.rest
+    cpu.loadgen += (used.user + used.system) / 1000
+    return seconds
+  }
+  const first = await timed(frames.slice(0, half))
   progress(`ingest: first ${fmt(half)} in ${first.toFixed(2)} s`)
   const byAuthorSmall = await latency(relay.url, (i) => ({ authors: [keys.pubkeys[i % AUTHORS]], limit: 100 }))
   const byTagSmall = await latency(relay.url, (i) => ({ '#t': [HASHTAGS[i % HASHTAGS.length]], limit: 100 }))
-  const second = await ingest(sockets, frames.slice(half))
+  const second = await timed(frames.slice(half))
   sockets.forEach((ws) => ws.close())
   const ingestRate = EVENTS / (first + second)
   progress(`ingest: ${fmt(ingestRate)} events/s`)
@@ -331,6 +347,13 @@ try {
     `ingest, ${fmt(EVENTS)} signed events`,
     `${fmt(ingestRate)} ev/s`,
     `${vs(ingestRate, echoRate)} of ws echo, ${vs(ingestRate, lmdbRate)} of lmdb puts; all OK true (durable); signatures: ${backend}`,
+  )
+  const us = (msTotal: number): string => `${((msTotal * 1000) / EVENTS).toFixed(0)}`
+  const relayCpu = cpu.main + cpu.worker + cpu.rest
+  row(
+    'ingest, CPU per event',
+    `relay ${us(relayCpu)} µs`,
+    `main thread ${us(cpu.main)}, verify thread ${us(cpu.worker)}, other threads ${us(cpu.rest)} (GC, LMDB commits); load generator ${us(cpu.loadgen)} µs`,
   )
   row(`REQ by author, limit 100, ${small}`, lat(byAuthorSmall), `${byAuthorSmall.results.toFixed(0)} events each`)
   row(`REQ by #t, limit 100, ${small}`, lat(byTagSmall), `${byTagSmall.results.toFixed(0)} events each`)

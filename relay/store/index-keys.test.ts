@@ -15,6 +15,8 @@ import type { IndexKey } from './index-keys.ts'
 const ALICE = 'a1'.repeat(32)
 const BOB = 'b2'.repeat(32)
 const hex64 = (n: number): string => n.toString(16).padStart(64, '0')
+/** Where the store put the event; it follows the id in every key. */
+const SEQ = 7
 const event = (fields: Partial<NostrEvent> = {}): NostrEvent => ({
   id: hex64(1),
   pubkey: ALICE,
@@ -63,7 +65,7 @@ describe('index keys', () => {
     await fc.assert(
       fc.asyncProperty(arbEvents, async (events) => {
         const byId = new Map(events.map((e) => [e.id, e]))
-        const keys = [...byId.values()].flatMap((e) => getIndexKeys(e).filter((k) => k[0] in TIME_AT))
+        const keys = [...byId.values()].flatMap((e, seq) => getIndexKeys(e, seq + 1).filter((k) => k[0] in TIME_AT))
         await reset(keys)
         // Group by index value (everything before the time), then compare each group's order.
         const groups = new Map<string, IndexKey[]>()
@@ -118,43 +120,43 @@ describe('index keys', () => {
     const e = event({
       tags: [['t', 'music'], ['t', 'music'], ['p', BOB, 'wss://relay'], ['e', hex64(7)], ['T', 'Music'], ['title', 'x'], ['t'], ['status', 'live']],
     })
-    const keys = getIndexKeys(e)
+    const keys = getIndexKeys(e, SEQ)
     const inv = -e.created_at
     expect(keys).toEqual([
-      [INDEX.created, inv, e.id],
-      [INDEX.kind, KIND_TEXT_NOTE, inv, e.id],
-      [INDEX.author, ALICE, inv, e.id],
-      [INDEX.authorKind, ALICE, KIND_TEXT_NOTE, inv, e.id],
-      [INDEX.tag, 't', 'music', inv, e.id],
-      [INDEX.tag, 'p', BOB, inv, e.id],
-      [INDEX.tag, 'e', hex64(7), inv, e.id],
-      [INDEX.tag, 'T', 'Music', inv, e.id],
+      [INDEX.created, inv, e.id, SEQ],
+      [INDEX.kind, KIND_TEXT_NOTE, inv, e.id, SEQ],
+      [INDEX.author, ALICE, inv, e.id, SEQ],
+      [INDEX.authorKind, ALICE, KIND_TEXT_NOTE, inv, e.id, SEQ],
+      [INDEX.tag, 't', 'music', inv, e.id, SEQ],
+      [INDEX.tag, 'p', BOB, inv, e.id, SEQ],
+      [INDEX.tag, 'e', hex64(7), inv, e.id, SEQ],
+      [INDEX.tag, 'T', 'Music', inv, e.id, SEQ],
     ])
-    expect(getIndexKeys(structuredClone(e))).toEqual(keys)
+    expect(getIndexKeys(structuredClone(e), SEQ)).toEqual(keys)
   })
 
   it('indexes status per kind for live events and service metrics only', () => {
     const live = event({ kind: KIND_LIVE_EVENT, tags: [['d', 's'], ['status', 'live']] })
     const metrics = event({ kind: KIND_SERVICE_METRICS, tags: [['d', 's'], ['status', 'ended']] })
-    const status = (e: NostrEvent) => getIndexKeys(e).filter((k) => k[0] === INDEX.status)
-    expect(status(live)).toEqual([[INDEX.status, KIND_LIVE_EVENT, 'live', -live.created_at, live.id]])
-    expect(status(metrics)).toEqual([[INDEX.status, KIND_SERVICE_METRICS, 'ended', -metrics.created_at, metrics.id]])
+    const status = (e: NostrEvent) => getIndexKeys(e, SEQ).filter((k) => k[0] === INDEX.status)
+    expect(status(live)).toEqual([[INDEX.status, KIND_LIVE_EVENT, 'live', -live.created_at, live.id, SEQ]])
+    expect(status(metrics)).toEqual([[INDEX.status, KIND_SERVICE_METRICS, 'ended', -metrics.created_at, metrics.id, SEQ]])
     expect(status(event({ tags: [['status', 'live']] }))).toEqual([])
   })
 
   it('an expiring event carries its expiration in every key and gets a sweep key', () => {
     const e = event({ tags: [['expiration', '1700000100']] })
-    const keys = getIndexKeys(e)
+    const keys = getIndexKeys(e, SEQ)
     expect(keys).toContainEqual([INDEX.expiration, 1_700_000_100, e.id])
-    for (const key of keys.filter((k) => k[0] !== INDEX.expiration)) expect(key.slice(-2)).toEqual([e.id, 1_700_000_100])
-    expect(getIndexKeys(event({ tags: [['expiration', 'soon']] })).some((k) => k[0] === INDEX.expiration)).toBe(false)
+    for (const key of keys.filter((k) => k[0] !== INDEX.expiration)) expect(key.slice(-3)).toEqual([e.id, SEQ, 1_700_000_100])
+    expect(getIndexKeys(event({ tags: [['expiration', 'soon']] }), SEQ).some((k) => k[0] === INDEX.expiration)).toBe(false)
   })
 
   it('replaceable and addressable events get a slot key', () => {
-    const slot = (e: NostrEvent) => getIndexKeys(e).filter((k) => k[0] === INDEX.address)
-    expect(slot(event({ kind: 0 }))).toEqual([[INDEX.address, `0:${ALICE}:`, -1_700_000_000, hex64(1)]])
+    const slot = (e: NostrEvent) => getIndexKeys(e, SEQ).filter((k) => k[0] === INDEX.address)
+    expect(slot(event({ kind: 0 }))).toEqual([[INDEX.address, `0:${ALICE}:`, -1_700_000_000, hex64(1), SEQ]])
     expect(slot(event({ kind: KIND_LIVE_EVENT, tags: [['d', 'x'], ['d', 'y']] }))).toEqual([
-      [INDEX.address, `${KIND_LIVE_EVENT}:${ALICE}:x`, -1_700_000_000, hex64(1)],
+      [INDEX.address, `${KIND_LIVE_EVENT}:${ALICE}:x`, -1_700_000_000, hex64(1), SEQ],
     ])
     expect(slot(event())).toEqual([])
   })
@@ -165,21 +167,21 @@ describe('index keys', () => {
       created_at: 50,
       tags: [['e', hex64(9)], ['e', 'not-an-id'], ['a', `${KIND_LIVE_EVENT}:${ALICE}:s`], ['a', `${KIND_LIVE_EVENT}:${BOB}:s`]],
     })
-    const tombstones = getIndexKeys(del).filter((k) => k[0] === INDEX.deletedId || k[0] === INDEX.deletedAddress)
+    const tombstones = getIndexKeys(del, SEQ).filter((k) => k[0] === INDEX.deletedId || k[0] === INDEX.deletedAddress)
     expect(tombstones).toEqual([
-      [INDEX.deletedId, ALICE, hex64(9), -50, del.id],
+      [INDEX.deletedId, ALICE, hex64(9), -50, del.id, SEQ],
       [INDEX.deletedAddress, `${KIND_LIVE_EVENT}:${ALICE}:s`, 50, del.id],
     ])
     // Only kind 5 deletes.
-    expect(getIndexKeys({ ...del, kind: KIND_TEXT_NOTE }).some((k) => k[0] === INDEX.deletedId)).toBe(false)
+    expect(getIndexKeys({ ...del, kind: KIND_TEXT_NOTE }, SEQ).some((k) => k[0] === INDEX.deletedId)).toBe(false)
   })
 
   it('invariant: getIndexKeys is pure and never repeats a key', () => {
     fc.assert(
       fc.property(arbEvent(), (e) => {
-        const keys = getIndexKeys(e).map((k) => JSON.stringify(k))
+        const keys = getIndexKeys(e, SEQ).map((k) => JSON.stringify(k))
         expect(new Set(keys).size).toBe(keys.length)
-        expect(getIndexKeys(structuredClone(e)).map((k) => JSON.stringify(k))).toEqual(keys)
+        expect(getIndexKeys(structuredClone(e), SEQ).map((k) => JSON.stringify(k))).toEqual(keys)
       }),
       { numRuns: 1000 },
     )

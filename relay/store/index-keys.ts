@@ -10,36 +10,37 @@ import type { NostrEvent } from '../../protocol/types.ts'
  * Every LMDB index key of an event comes from `getIndexKeys`, used by both save and delete, so
  * the two can never disagree (khatru's rule). Keys are lmdb-js ordered-binary arrays:
  *
- *   [index, …values, inv(created_at), id]            or, for an event with a NIP-40 expiration,
- *   [index, …values, inv(created_at), id, expiration]
+ *   [index, …values, inv(created_at), id, seq]            or, for an event with a NIP-40 expiration,
+ *   [index, …values, inv(created_at), id, seq, expiration]
  *
  * inv(t) = -t, so a plain forward scan of one value's range yields newest first and, on a
- * created_at tie, the lowest id first: exactly protocol/filter.ts compareEvents. The optional
- * trailing expiration lets a scan drop expired events without reading them; it comes after the
- * (unique) id, so it never changes the order. String values (tag values, addresses) go through
- * getKeyString, so any string is safe in a key.
+ * created_at tie, the lowest id first: exactly protocol/filter.ts compareEvents. `seq` is where
+ * the event's JSON is stored (the store writes events in arrival order, strfry's layout), so a
+ * scan reads it without an id lookup. The optional trailing expiration lets a scan drop expired
+ * events without reading them. Both come after the (unique) id, so they never change the order.
+ * String values (tag values, addresses) go through getKeyString, so any string is safe in a key.
  */
 export type IndexKey = (string | number)[]
 
 /** The first element of every key: which index it belongs to. */
 export const INDEX = {
-  /** Every stored event: [c, inv, id]. */
+  /** Every stored event: [c, inv, id, seq]. */
   created: 'c',
-  /** [k, kind, inv, id] */
+  /** [k, kind, inv, id, seq] */
   kind: 'k',
-  /** [a, pubkey, inv, id] */
+  /** [a, pubkey, inv, id, seq] */
   author: 'a',
-  /** [ak, pubkey, kind, inv, id] */
+  /** [ak, pubkey, kind, inv, id, seq] */
   authorKind: 'ak',
-  /** Single-letter tags, first value: [t, letter, value, inv, id]. */
+  /** Single-letter tags, first value: [t, letter, value, inv, id, seq]. */
   tag: 't',
-  /** `status` of 30311 / 31337 only, per kind so the live-now query needs no kind check: [s, kind, value, inv, id]. */
+  /** `status` of 30311 / 31337 only, per kind so the live-now query needs no kind check: [s, kind, value, inv, id, seq]. */
   status: 's',
-  /** Replaceable / addressable slot → its current version: [r, address, inv, id]. */
+  /** Replaceable / addressable slot → its current version: [r, address, inv, id, seq]. */
   address: 'r',
   /** NIP-40 sweep order: [x, expiration, id] (no suffix: the expiration is the value). */
   expiration: 'x',
-  /** Tombstone of a kind 5 by `e`, only ever matching the deleter's own events: [xe, pubkey, target id, inv, deletion id]. */
+  /** Tombstone of a kind 5 by `e`, only ever matching the deleter's own events: [xe, pubkey, target id, inv, deletion id, seq]. */
   deletedId: 'xe',
   /** Tombstone of a kind 5 by `a`, own addresses only: [xa, address, deletion created_at, deletion id]. */
   deletedAddress: 'xa',
@@ -94,12 +95,12 @@ export function getOwnDeletedAddresses(del: NostrEvent): string[] {
   })
 }
 
-/** All index keys of a stored event. Pure: the same event always gives the same keys. */
-export function getIndexKeys(event: NostrEvent): IndexKey[] {
+/** All index keys of an event stored at `seq`. Pure: the same event and seq always give the same keys. */
+export function getIndexKeys(event: NostrEvent, seq: number): IndexKey[] {
   const { id, pubkey, kind } = event
   const inv = invertTime(event.created_at)
   const expiration = getExpiration(event)
-  const suffix: IndexKey = expiration === undefined ? [inv, id] : [inv, id, expiration]
+  const suffix: IndexKey = expiration === undefined ? [inv, id, seq] : [inv, id, seq, expiration]
   const keys: IndexKey[] = [
     [INDEX.created, ...suffix],
     [INDEX.kind, kind, ...suffix],

@@ -273,6 +273,46 @@ describe('lmdb store: its own API', () => {
     await expect(createLmdbStore({ path })).rejects.toThrow(/schema 99/)
   })
 
+  it('migrates a schema 1 store (events by id) to bodies by seq, reindexing everything, across chunk boundaries', async () => {
+    const path = tempDir()
+    // Schema 1 as the previous build wrote it: id → JSON, index keys without a seq.
+    const notes = Array.from({ length: 5003 }, (_, i) => note(i + 10))
+    const profile = note(1, { kind: 0, tags: [] })
+    const del = note(2, { kind: KIND_DELETION, tags: [['e', note(9).id]] })
+    const env = open({ path, noSubdir: false, maxDbs: 4, noSync: true })
+    const old = env.openDB<string, string>({ name: 'events', encoding: 'string' })
+    const oldIndex = env.openDB({ name: 'index', encoding: 'binary' })
+    await env.transaction(() => {
+      for (const e of [...notes, profile, del]) old.putSync(e.id, JSON.stringify(e))
+      oldIndex.putSync(['c', -1, 'stale key of the old layout'], new Uint8Array(0))
+    })
+    await env.openDB({ name: 'meta', encoding: 'ordered-binary' }).put('schema', 1)
+    await env.close()
+
+    const store = await createLmdbStore({ path, noSync: true })
+    expect(store.stats().events).toBe(notes.length + 2)
+    expect(await store.count([{ kinds: [KIND_TEXT_NOTE] }])).toBe(notes.length)
+    expect(await store.query([{ '#t': ['music'], limit: 2 }])).toEqual([notes.at(-1), notes.at(-2)])
+    expect(await store.query([{ ids: [notes[4321].id] }])).toEqual([notes[4321]])
+    // Tombstones and replaceable slots are rebuilt from the stored events.
+    expect(await store.event(note(9))).toEqual({ ok: false, reason: 'blocked: deleted by its author' })
+    const newer = note(3, { kind: 0, tags: [] })
+    expect(await store.event(newer)).toMatchObject({ ok: true, stored: true, removed: [profile.id] })
+    expect(await store.query([{ kinds: [0] }])).toEqual([newer])
+    expect(await store.query([{ since: 1, until: 1 }])).toEqual([]) // the stale key (time 1) is gone: reading it would throw
+    await store.close()
+
+    // Done once: the schema says 2 and a reopen finds the same store.
+    const again = await createLmdbStore({ path, noSync: true })
+    expect(again.stats().events).toBe(notes.length + 2)
+    expect(await again.query([{ kinds: [0] }])).toEqual([newer])
+    await again.close()
+    const check = open({ path, noSubdir: false, maxDbs: 6 })
+    expect(check.openDB({ name: 'meta', encoding: 'ordered-binary' }).get('schema')).toBe(2)
+    expect([...check.openDB({ name: 'events', encoding: 'string' }).getKeys({})]).toEqual([])
+    await check.close()
+  }, 60_000)
+
   it('eventBatch applies events in order, each seeing the ones before it', async () => {
     const store = await createLmdbStore({ path: tempDir(), noSync: true })
     const v1 = note(1, { kind: 0, tags: [] })

@@ -89,14 +89,18 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
+const idAt: string[] = []
 async function load(events: NostrEvent[]): Promise<void> {
   await env.transaction(() => {
     index.clearSync()
     json.clearSync()
-    for (const e of events) {
+    idAt.length = 0
+    events.forEach((e, i) => {
+      // Bodies stay keyed by id here; the keys' seq finds the id through idAt.
       json.putSync(e.id, JSON.stringify(e))
-      for (const key of getIndexKeys(e)) index.putSync(key, new Uint8Array(0))
-    }
+      idAt[i + 1] = e.id
+      for (const key of getIndexKeys(e, i + 1)) index.putSync(key, new Uint8Array(0))
+    })
   })
 }
 
@@ -122,6 +126,10 @@ function countingSource() {
     json(id) {
       counts.events++
       return json.get(id)
+    },
+    jsonAt(seq) {
+      counts.events++
+      return json.get(idAt[seq])
     },
   }
   return { source, counts }

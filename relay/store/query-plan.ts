@@ -111,8 +111,10 @@ export function getRange(prefix: IndexKey, since: number | undefined, until: num
 export interface IndexSource {
   /** Keys in [start, end), ascending. The caller ends early with `return()`. */
   keys(start: IndexKey, end: IndexKey): Iterator<IndexKey>
-  /** The stored JSON of an event. */
+  /** The stored JSON of an event, by id (the `ids` plan). */
   json(id: string): string | undefined
+  /** The stored JSON at a sequence number, as index keys carry it (scans: no id lookup). */
+  jsonAt(seq: number): string | undefined
 }
 
 /** One result: its order (inv, id), the stored JSON, and the parsed event when it was needed. */
@@ -130,21 +132,21 @@ interface Head {
 
 /**
  * Visits the keys of every range in compareEvents order, each event once, until `visit`
- * returns false. `p` is where inv(created_at) sits in the keys; id follows, then the optional
- * expiration. Every cursor is closed before returning.
+ * returns false. `p` is where inv(created_at) sits in the keys; id and seq follow, then the
+ * optional expiration. Every cursor is closed before returning.
  */
 export function scanMerged(
   source: IndexSource,
   ranges: [IndexKey, IndexKey][],
   p: number,
-  visit: (id: string, inv: number, expiration: number | undefined) => boolean,
+  visit: (id: string, inv: number, seq: number, expiration: number | undefined) => boolean,
 ): void {
   if (ranges.length === 1) {
     const it = source.keys(ranges[0][0], ranges[0][1])
     try {
       for (let r = it.next(); !r.done; r = it.next()) {
         const key = r.value
-        if (!visit(key[p + 1] as string, key[p] as number, key[p + 2] as number | undefined)) return
+        if (!visit(key[p + 1] as string, key[p] as number, key[p + 2] as number, key[p + 3] as number | undefined)) return
       }
     } finally {
       it.return?.()
@@ -184,7 +186,7 @@ export function scanMerged(
       // An event under several of the filter's values comes out of each range, adjacently.
       if (id !== lastId) {
         lastId = id
-        if (!visit(id, key[p] as number, key[p + 2] as number | undefined)) return
+        if (!visit(id, key[p] as number, key[p + 2] as number, key[p + 3] as number | undefined)) return
       }
       const r = head.it.next()
       if (r.done) {
@@ -241,9 +243,9 @@ export function runFilter(source: IndexSource, filter: Filter, plan: Plan, now: 
 
   const hits: Hit[] = []
   const ranges = plan.prefixes.map((prefix) => getRange(prefix, filter.since, filter.until))
-  scanMerged(source, ranges, TIME_POSITION[plan.index], (id, inv, expiration) => {
+  scanMerged(source, ranges, TIME_POSITION[plan.index], (id, inv, seq, expiration) => {
     if (expiration !== undefined && expiration <= now) return true
-    const json = readJson(source, id)
+    const json = readJson(source, id, seq)
     if (plan.covered) {
       hits.push(parse ? { inv, id, json, event: JSON.parse(json) as NostrEvent } : { inv, id, json })
     } else {
@@ -267,9 +269,9 @@ export function runCount(source: IndexSource, filter: Filter, plan: Plan, now: n
     return
   }
   const ranges = plan.prefixes.map((prefix) => getRange(prefix, filter.since, filter.until))
-  scanMerged(source, ranges, TIME_POSITION[plan.index], (id, _inv, expiration) => {
+  scanMerged(source, ranges, TIME_POSITION[plan.index], (id, _inv, seq, expiration) => {
     if (expiration !== undefined && expiration <= now) return true
-    if (plan.covered || matchFilter(filter, JSON.parse(readJson(source, id)) as NostrEvent)) visit(id)
+    if (plan.covered || matchFilter(filter, JSON.parse(readJson(source, id, seq)) as NostrEvent)) visit(id)
     return true
   })
 }
@@ -297,9 +299,9 @@ export function countFilters(source: IndexSource, filters: Filter[], now: number
 
 export const compareHits = (a: Hit, b: Hit): number => a.inv - b.inv || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
-function readJson(source: IndexSource, id: string): string {
-  const json = source.json(id)
+function readJson(source: IndexSource, id: string, seq: number): string {
+  const json = source.jsonAt(seq)
   // An index key without its event is a bug in save/delete, not a state to paper over.
-  if (json === undefined) throw new Error(`index names event ${id}, which is not stored`)
+  if (json === undefined) throw new Error(`index names event ${id} at ${seq}, which is not stored`)
   return json
 }

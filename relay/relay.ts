@@ -76,7 +76,7 @@ export async function createRelay(config: Config, deps: RelayDeps = {}): Promise
   const serviceKey = deps.serviceKey ?? (await loadServiceKey(config.dataDir))
   // Opened last, so nothing above can fail and leave it open.
   const ownsStore = deps.store === undefined
-  const store = deps.store ?? (await openDefaultStore(config, now))
+  const store = deps.store ?? (await openDefaultStore(config, now, log))
   const limits = config.limits
 
   const policies = [...createDefaultPolicies(config), ...extensions.flatMap((e) => e.policies ?? [])]
@@ -324,9 +324,9 @@ function displayHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host
 }
 
-async function openDefaultStore(config: Config, now: Clock): Promise<RelayStore> {
+async function openDefaultStore(config: Config, now: Clock, log: Logger): Promise<RelayStore> {
   const { createLmdbStore } = await import('./store/lmdb-store.ts')
-  return createLmdbStore({ path: join(config.dataDir, LMDB_DIR), now })
+  return createLmdbStore({ path: join(config.dataDir, LMDB_DIR), now, log: { log: (line: string) => log.info(line) } })
 }
 
 async function loadDefaultVerifier(log: Logger, offThread: boolean): Promise<Verifier & { close?(): Promise<void> }> {

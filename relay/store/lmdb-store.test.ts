@@ -289,7 +289,9 @@ describe('lmdb store: its own API', () => {
     await env.openDB({ name: 'meta', encoding: 'ordered-binary' }).put('schema', 1)
     await env.close()
 
-    const store = await createLmdbStore({ path, noSync: true })
+    const said: string[] = []
+    const store = await createLmdbStore({ path, noSync: true, log: { log: (line: string) => void said.push(line) } })
+    expect(said).toEqual([expect.stringContaining('migrating'), expect.stringMatching(/^lmdb store: migrated 5005 events in [0-9.]+ s$/)])
     expect(store.stats().events).toBe(notes.length + 2)
     expect(await store.count([{ kinds: [KIND_TEXT_NOTE] }])).toBe(notes.length)
     expect(await store.query([{ '#t': ['music'], limit: 2 }])).toEqual([notes.at(-1), notes.at(-2)])
@@ -303,7 +305,8 @@ describe('lmdb store: its own API', () => {
     await store.close()
 
     // Done once: the schema says 2 and a reopen finds the same store.
-    const again = await createLmdbStore({ path, noSync: true })
+    const again = await createLmdbStore({ path, noSync: true, log: { log: (line: string) => void said.push(line) } })
+    expect(said).toHaveLength(2) // nothing left to migrate
     expect(again.stats().events).toBe(notes.length + 2)
     expect(await again.query([{ kinds: [0] }])).toEqual([newer])
     await again.close()

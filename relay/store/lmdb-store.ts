@@ -62,6 +62,8 @@ export interface LmdbStoreOptions {
   noSync?: boolean
   /** Told about a write that threw (a bug or corrupt data); that event is answered `error:`. Default: console.error. */
   onError?: (err: unknown, event: NostrEvent) => void
+  /** Told when an older layout is being migrated (it can take minutes on a big store). Default: console.log. */
+  log?: Pick<Console, 'log'>
 }
 
 const EXPIRED = invalid('event has expired')
@@ -147,6 +149,9 @@ export async function createLmdbStore(opts: LmdbStoreOptions): Promise<LmdbStore
    * part way just starts the migration again.
    */
   async function migrateFromById(): Promise<void> {
+    const log = opts.log ?? console
+    const started = performance.now()
+    log.log(`lmdb store: migrating ${opts.path} from schema 1 to ${SCHEMA_VERSION} (event bodies by arrival, index rebuilt)…`)
     const old: Database<string, string> = env.openDB({ name: 'events', encoding: 'string' })
     await env.transaction(() => {
       bodies.clearSync()
@@ -175,6 +180,7 @@ export async function createLmdbStore(opts: LmdbStoreOptions): Promise<LmdbStore
       meta.putSync('schema', SCHEMA_VERSION)
     })
     await env.flushed
+    log.log(`lmdb store: migrated ${seq} events in ${((performance.now() - started) / 1000).toFixed(1)} s`)
   }
 
   const onError = opts.onError ?? ((err: unknown, e: NostrEvent) => console.error(`lmdb store: writing event ${e.id} failed`, err))

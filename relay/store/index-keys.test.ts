@@ -11,6 +11,7 @@ import type { NostrEvent } from '../../protocol/types.ts'
 import { arbEvent } from '../../test/arbitraries.ts'
 import { INDEX, getIndexKeys, getKeyString } from './index-keys.ts'
 import type { IndexKey } from './index-keys.ts'
+import { indexKeyEncoder } from './key-codec.ts'
 
 const ALICE = 'a1'.repeat(32)
 const BOB = 'b2'.repeat(32)
@@ -28,14 +29,15 @@ const event = (fields: Partial<NostrEvent> = {}): NostrEvent => ({
   ...fields,
 })
 
-// A real LMDB database: the order under test is ordered-binary's byte order, not a model of it.
+// A real LMDB database with the store's key codec: the order under test is LMDB's byte order, not a model of it.
 let dir: string
 let env: RootDatabase
 let db: Database<Uint8Array, IndexKey>
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'relaycast-keys-'))
   env = open({ path: dir, maxDbs: 2, noSync: true })
-  db = env.openDB({ name: 'index', encoding: 'binary' })
+  const options = { name: 'index', encoding: 'binary', keyEncoder: indexKeyEncoder } as const
+  db = env.openDB(options)
 })
 afterAll(async () => {
   await env.close()
@@ -111,7 +113,10 @@ describe('index keys', () => {
     const long = 'x'.repeat(300)
     expect(getKeyString(long)).toMatch(/^\x01[0-9a-f]{62}$/)
     expect(getKeyString(long)).not.toBe(getKeyString(long.slice(1)))
-    expect(getKeyString('y'.repeat(70) + '\0')).toMatch(/^\x01[0-9a-f]{62}$/)
+    expect(getKeyString('y'.repeat(70) + '\0')).toBe('y'.repeat(70) + '\0')
+    expect(getKeyString('lone \ud800 surrogate')).toMatch(/^\x01[0-9a-f]{62}$/) // UTF-8 cannot carry it
+    expect(getKeyString('lone \ud800 surrogate')).not.toBe(getKeyString('lone \udbff surrogate'))
+    expect(getKeyString('pair \ud83d\ude00')).toBe('pair \ud83d\ude00')
     expect(getKeyString('\x01abc')).toMatch(/^\x01[0-9a-f]{62}$/) // never mistaken for a hash
     expect(getKeyString('y'.repeat(200))).toBe('y'.repeat(200))
   })

@@ -8,7 +8,7 @@ import type { NostrEvent } from '../../protocol/types.ts'
 
 /**
  * Every LMDB index key of an event comes from `getIndexKeys`, used by both save and delete, so
- * the two can never disagree (khatru's rule). Keys are lmdb-js ordered-binary arrays:
+ * the two can never disagree (khatru's rule). Keys are arrays, laid out in LMDB by key-codec.ts:
  *
  *   [index, …values, inv(created_at), id, seq]            or, for an event with a NIP-40 expiration,
  *   [index, …values, inv(created_at), id, seq, expiration]
@@ -55,36 +55,32 @@ const SINGLE_LETTER = /^[a-zA-Z]$/
 /** Whether tag `name` is in the single-letter tag index (every kind). */
 export const isIndexedTagName = (name: string): boolean => SINGLE_LETTER.test(name)
 
-/** -t, never -0 (ordered-binary may encode -0 apart from 0). */
+/** -t, never -0 (one key for one instant). */
 export const invertTime = (t: number): number => 0 - t
 
-/**
- * ordered-binary escapes control characters only in strings shorter than 64 characters; longer
- * ones are written as raw UTF-8, where a char 0–4 would read as a delimiter or type byte.
- */
-const SHORT_STRING = 64
-const CONTROL = /[\0-\x04]/
 /** Longer strings are indexed by hash, which keeps keys well under LMDB's 1978-byte limit. */
 const MAX_KEY_STRING = 256
 /** Marks a hashed value; values that start with it are hashed too, so the two never mix. */
 const HASHED = '\x01'
+/** UTF-8 (the key codec's text form) cannot carry these; their hash can. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+const HASH_HEX = 62
 
 /**
- * A string as it appears inside a key: itself when ordered-binary round-trips it and it is not
- * too long; otherwise HASHED + 62 hex digits of the sha256 of its UTF-16 code units (injective,
- * unlike UTF-8 of a lone surrogate; short, so the marker is escaped). Exact either way, so an
- * index lookup by a long or odd tag value or address still finds exactly its events.
+ * A string as it appears inside a key: itself when it is not too long and is well-formed
+ * UTF-16; otherwise HASHED + 62 hex digits of the sha256 of its UTF-16 code units (injective,
+ * unlike UTF-8 of a lone surrogate). Exact either way, so an index lookup by a long or odd tag
+ * value or address still finds exactly its events.
  */
 export function getKeyString(value: string): string {
-  const safe = value[0] !== HASHED && (value.length < SHORT_STRING || (value.length <= MAX_KEY_STRING && !CONTROL.test(value)))
-  if (safe) return value
+  if (value[0] !== HASHED && value.length <= MAX_KEY_STRING && !LONE_SURROGATE.test(value)) return value
   const units = new Uint8Array(value.length * 2)
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i)
     units[2 * i] = c >> 8
     units[2 * i + 1] = c & 0xff
   }
-  return HASHED + bytesToHex(sha256(units)).slice(0, SHORT_STRING - 2)
+  return HASHED + bytesToHex(sha256(units)).slice(0, HASH_HEX)
 }
 
 /** The `a` coordinates of a deletion that can affect anything: the deleter's own (NIP-09). */

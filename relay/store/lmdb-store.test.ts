@@ -12,6 +12,7 @@ import type { WriteResult } from '../../protocol/store.ts'
 import type { Clock, Filter, NostrEvent } from '../../protocol/types.ts'
 import { BASE_TIME, D_POOL, PUBKEY_POOL, STATUS_POOL, TIME_SPAN, arbEvent, arbEvents, arbFilter } from '../../test/arbitraries.ts'
 import { describeStoreConformance } from '../../test/store-suite.ts'
+import { getIndexKeys } from './index-keys.ts'
 import { createLmdbStore } from './lmdb-store.ts'
 import type { LmdbStore } from './lmdb-store.ts'
 
@@ -304,16 +305,57 @@ describe('lmdb store: its own API', () => {
     expect(await store.query([{ since: 1, until: 1 }])).toEqual([]) // the stale key (time 1) is gone: reading it would throw
     await store.close()
 
-    // Done once: the schema says 2 and a reopen finds the same store.
+    // Done once: the schema says 3 and a reopen finds the same store.
     const again = await createLmdbStore({ path, noSync: true, log: { log: (line: string) => void said.push(line) } })
     expect(said).toHaveLength(2) // nothing left to migrate
     expect(again.stats().events).toBe(notes.length + 2)
     expect(await again.query([{ kinds: [0] }])).toEqual([newer])
     await again.close()
     const check = open({ path, noSubdir: false, maxDbs: 6 })
-    expect(check.openDB({ name: 'meta', encoding: 'ordered-binary' }).get('schema')).toBe(2)
+    expect(check.openDB({ name: 'meta', encoding: 'ordered-binary' }).get('schema')).toBe(3)
     expect([...check.openDB({ name: 'events', encoding: 'string' }).getKeys({})]).toEqual([])
     await check.close()
+  }, 60_000)
+
+  it('migrates a schema 2 store (ordered-binary keys) by rebuilding ids and index from the bodies', async () => {
+    const path = tempDir()
+    // Schema 2 as the previous build wrote it: the same bodies by seq, ids and index keys in ordered-binary.
+    const notes = Array.from({ length: 5003 }, (_, i) => note(i + 10))
+    const profile = note(1, { kind: 0, tags: [] })
+    const del = note(2, { kind: KIND_DELETION, tags: [['e', note(9).id]] })
+    const env = open({ path, noSubdir: false, maxDbs: 4, noSync: true })
+    const bodies = env.openDB<string, number>({ name: 'json', encoding: 'string' })
+    const oldIds = env.openDB<number, string>({ name: 'ids', encoding: 'ordered-binary' })
+    const oldIndex = env.openDB({ name: 'index', encoding: 'binary' })
+    await env.transaction(() => {
+      ;[...notes, profile, del].forEach((e, i) => {
+        bodies.putSync(i + 1, JSON.stringify(e))
+        oldIds.putSync(e.id, i + 1)
+        oldIndex.putSync(['c', -e.created_at, e.id, i + 1], new Uint8Array(0))
+      })
+    })
+    await env.openDB({ name: 'meta', encoding: 'ordered-binary' }).put('schema', 2)
+    await env.close()
+
+    const said: string[] = []
+    const store = await createLmdbStore({ path, noSync: true, log: { log: (line: string) => void said.push(line) } })
+    expect(said).toEqual([expect.stringContaining('from schema 2'), expect.stringMatching(/^lmdb store: migrated 5005 events in [0-9.]+ s$/)])
+    expect(store.stats()).toMatchObject({ events: notes.length + 2 })
+    expect(await store.count([{ kinds: [KIND_TEXT_NOTE] }])).toBe(notes.length)
+    expect(await store.query([{ '#t': ['music'], limit: 2 }])).toEqual([notes.at(-1), notes.at(-2)])
+    expect(await store.query([{ ids: [notes[4321].id, profile.id] }])).toEqual([notes[4321], profile])
+    expect(await store.event(notes[17])).toMatchObject({ ok: true, stored: false }) // a duplicate, by the rebuilt ids
+    expect(await store.event(note(9))).toEqual({ ok: false, reason: 'blocked: deleted by its author' })
+    const newer = note(3, { kind: 0, tags: [] })
+    expect(await store.event(newer)).toMatchObject({ ok: true, stored: true, removed: [profile.id] })
+    await store.close()
+
+    const again = await createLmdbStore({ path, noSync: true, log: { log: (line: string) => void said.push(line) } })
+    expect(said).toHaveLength(2)
+    expect(await again.query([{ kinds: [0] }])).toEqual([newer])
+    // Every index key of the new layout, and nothing else, is left.
+    expect(again.stats().indexKeys).toBe([...notes, del, newer].reduce((n, e, i) => n + getIndexKeys(e, i).length, 0))
+    await again.close()
   }, 60_000)
 
   it('eventBatch applies events in order, each seeing the ones before it', async () => {

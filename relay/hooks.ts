@@ -26,8 +26,11 @@ export interface RelayExtension {
    * afterCommit. A failure is logged; the OK still reports the commit.
    */
   beforeOk?(event: NostrEvent, result: Extract<WriteResult, { ok: true }>): void | Promise<void>
-  /** Rewrites a REQ's stored results (JSON texts, newest first) before they are sent. */
-  transformQuery?(req: QueryRequest, results: string[]): string[] | Promise<string[]>
+  /**
+   * Answers a REQ's stored part itself (JSON texts, newest first; the live-now freshness rule),
+   * or undefined to leave it to the store. The first extension that answers wins.
+   */
+  answerQuery?(req: QueryRequest): Promise<string[]> | undefined
   /** Answers a COUNT itself (the live-now freshness rule), or undefined to leave it to the store. */
   answerCount?(req: QueryRequest): Promise<number> | undefined
   /** A live subscription opened, was replaced (closed, then opened), or closed. */

@@ -194,8 +194,8 @@ export function createLiveNow(settings: LiveNowSettings): LiveNow {
         if (!api || !req.filters.some(isLiveQuery)) return undefined
         return countLive(api, req.filters)
       },
-      transformQuery(req, results) {
-        if (!api || !req.filters.some(isLiveQuery)) return results
+      answerQuery(req) {
+        if (!api || !req.filters.some(isLiveQuery)) return undefined
         return answer(api, req.filters).then((events) => events.map((e) => JSON.stringify(e)))
       },
     },

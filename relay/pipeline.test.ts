@@ -185,9 +185,9 @@ describe('extension hooks', () => {
           return undefined
         },
       ],
-      transformQuery(req, results) {
+      answerQuery(req) {
         if (req.subId === 'boom') throw new Error('query bug')
-        return results
+        return undefined
       },
     }
     const t = await startTestRelay({}, { extensions: [ext] })
@@ -209,29 +209,38 @@ describe('extension hooks', () => {
     await t.stop()
   })
 
-  it('afterCommit, transformQuery and subscription hooks see what happens; publish() fans out', async () => {
+  it('afterCommit, answerQuery and subscription hooks see what happens; publish() fans out', async () => {
     const committed: string[] = []
     const opened: QueryRequest[] = []
     const closed: string[] = []
+    const shown = sign({ content: 'shown' })
     const ext: RelayExtension = {
       name: 'observer',
       afterCommit: (e, r: WriteResult) => void committed.push(`${e.content}:${r.ok && r.stored}`),
-      transformQuery: (_req, results) => results.filter((json) => !json.includes('"hidden"')),
+      // Answers REQs named 'answered' itself, with the first event only; the store answers the rest.
+      answerQuery: (req) => (req.subId === 'answered' ? Promise.resolve([JSON.stringify(shown)]) : undefined),
       subscriptionOpened: (s) => void opened.push(s),
       subscriptionClosed: (s) => void closed.push(s.subId),
     }
     const t = await startTestRelay({}, { extensions: [ext] })
     const raw = await connectRaw(t.url)
-    const shown = sign({ content: 'shown' })
     const hidden = sign({ content: 'hidden' })
     for (const e of [shown, hidden]) {
       raw.send(['EVENT', e])
       await raw.next(isVerb('OK', e.id))
     }
+    raw.send(['REQ', 'answered', { authors: [shown.pubkey] }])
+    expect(await raw.next(isVerb('EVENT', 'answered'))).toEqual(['EVENT', 'answered', shown])
+    expect(await raw.next(() => true)).toEqual(['EOSE', 'answered']) // nothing from the store
+    raw.send(['CLOSE', 'answered'])
     raw.send(['REQ', 'q', { authors: [shown.pubkey] }])
-    expect(await raw.next(isVerb('EVENT', 'q'))).toEqual(['EVENT', 'q', shown])
+    const stored = [await raw.next(isVerb('EVENT', 'q')), await raw.next(isVerb('EVENT', 'q'))]
+    expect(stored.map((m) => (m[2] as NostrEvent).content).sort()).toEqual(['hidden', 'shown'])
     await raw.next(isVerb('EOSE', 'q'))
-    expect(opened.map((s) => [s.subId, s.filters])).toEqual([['q', [{ authors: [shown.pubkey] }]]])
+    expect(opened.map((s) => [s.subId, s.filters])).toEqual([
+      ['answered', [{ authors: [shown.pubkey] }]],
+      ['q', [{ authors: [shown.pubkey] }]],
+    ])
 
     const byRelay = finalizeEvent({ kind: KIND_TEXT_NOTE, tags: [], content: 'relay', created_at: now() }, generateSecretKey())
     raw.send(['REQ', 'r', { ids: [byRelay.id] }])
@@ -244,7 +253,7 @@ describe('extension hooks', () => {
     raw.close()
     await raw.closed
     await t.stop()
-    expect(closed.sort()).toEqual(['q', 'r'])
+    expect(closed.sort()).toEqual(['answered', 'q', 'r'])
   })
 
   it('NEG-* messages go to the extension that claims them; otherwise NEG-ERR', async () => {

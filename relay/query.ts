@@ -6,7 +6,7 @@ import type { Filter, NostrEvent } from '../protocol/types.ts'
 import type { Client } from './client.ts'
 import { notifyExtensions } from './hooks.ts'
 import type { Logger, QueryRequest, RelayExtension } from './hooks.ts'
-import type { RelayStore } from './store-port.ts'
+import type { RelayStore, StoredFrame } from './store-port.ts'
 import { createSubscriptionIndex } from './subscriptions.ts'
 
 /**
@@ -42,6 +42,7 @@ interface LiveSub {
 }
 
 const encoder = new TextEncoder()
+const FRAME_END = encoder.encode(']')
 
 const subKey = (client: Client, subId: string): string => `${client.id}\0${subId}`
 
@@ -65,14 +66,23 @@ export function createQueryStage(opts: QueryOptions): QueryStage {
     sub.client.sendRaw(serializeEventMessage(sub.subId, eventJson))
   }
 
-  async function readStored(req: QueryRequest): Promise<string[]> {
+  /**
+   * A REQ's stored events as ready EVENT frames, with their ids. The store copies each body's
+   * bytes straight into its frame (no string in between); an extension that answers the
+   * request itself (live-now) gives JSON texts instead.
+   */
+  async function readStored(req: QueryRequest): Promise<StoredFrame[]> {
+    let answered: Promise<string[]> | undefined
+    for (const ext of extensions) answered ??= ext.answerQuery?.(req)
+    if (answered) {
+      return (await answered).map((json) => ({ id: (JSON.parse(json) as NostrEvent).id, frame: encoder.encode(serializeEventMessage(req.subId, json)) }))
+    }
     const filters = req.filters
       .filter((f) => !isFilterEmptyResult(f))
       .map((f) => ({ ...f, limit: getEffectiveLimit(f, opts.limits) }))
       .filter((f) => f.limit > 0)
-    let results = filters.length === 0 ? [] : await opts.store.queryRaw(filters)
-    for (const ext of extensions) if (ext.transformQuery) results = await ext.transformQuery(req, results)
-    return results
+    if (filters.length === 0) return []
+    return opts.store.queryFrames(filters, encoder.encode(`["EVENT",${JSON.stringify(req.subId)},`), FRAME_END)
   }
 
   return {
@@ -88,7 +98,7 @@ export function createQueryStage(opts: QueryOptions): QueryStage {
       client.subs.add(subId)
       notifyExtensions(extensions, opts.log, 'subscriptionOpened', request)
 
-      let stored: string[]
+      let stored: StoredFrame[]
       try {
         stored = await readStored(request)
       } catch (err) {
@@ -100,21 +110,21 @@ export function createQueryStage(opts: QueryOptions): QueryStage {
         return
       }
       if (!isCurrent(sub)) return // closed or replaced while the store was reading
-      for (const json of stored) {
+      for (const { frame } of stored) {
         if (client.closed) return
         // Stored results go at the client's pace; only live fan-out may hit the drop cap.
         if (client.congested()) {
           await client.conn.drained()
           if (!isCurrent(sub)) return
         }
-        send(sub, json)
+        client.sendRaw(frame)
       }
       client.send(['EOSE', subId])
       const pending = sub.pending ?? []
       sub.pending = undefined
       if (pending.length === 0) return
       // Rare: events committed while the query ran may also be among its results.
-      const sent = new Set(stored.map((json) => (JSON.parse(json) as NostrEvent).id))
+      const sent = new Set(stored.map(({ id }) => id))
       for (const event of pending) if (!sent.has(event.id)) send(sub, JSON.stringify(event))
     },
 

@@ -409,6 +409,23 @@ describe('lmdb store: its own API', () => {
     await store.close()
   })
 
+  it('queryFrames gives each stored JSON between the bytes asked for, as queryRaw does, across chunks', async () => {
+    const store = await createLmdbStore({ path: tempDir(), noSync: true })
+    // ~400 events of ~1 kB with non-ASCII content: several 64 KiB chunks, a frame on each boundary.
+    const events = Array.from({ length: 400 }, (_, i) => note(i + 1, { content: `é ${'x'.repeat(i * 7 % 900)} 😀` }))
+    await store.eventBatch(events)
+    const filters: Filter[] = [{ '#t': ['music'] }, { ids: [events[3].id, 'not hex'] }, { authors: [events[0].pubkey], limit: 5 }]
+    const raw = await store.queryRaw(filters)
+    const before = new TextEncoder().encode('["EVENT","sub ü",')
+    const after = new TextEncoder().encode(']')
+    const frames = await store.queryFrames(filters, before, after)
+    expect(frames.length).toBe(400)
+    expect(frames.map(({ frame }) => new TextDecoder().decode(frame))).toEqual(raw.map((json) => `["EVENT","sub ü",${json}]`))
+    expect(frames.map(({ id }) => id)).toEqual(raw.map((json) => (JSON.parse(json) as NostrEvent).id))
+    expect(await store.queryFrames([{ ids: ['not hex'] }], before, after)).toEqual([])
+    await store.close()
+  })
+
   it('remove takes events out without a tombstone and lifts the blocks of a removed deletion', async () => {
     const store = await createLmdbStore({ path: tempDir(), noSync: true })
     const target = note(1)

@@ -11,7 +11,7 @@ import { INDEX, getIndexKeys, getKeyString, getOwnDeletedAddresses } from './ind
 import type { IndexKey } from './index-keys.ts'
 import { idKeyEncoder, indexKeyEncoder } from './key-codec.ts'
 import { AFTER_NUMBERS, countFilters, getRange, runFilters } from './query-plan.ts'
-import type { IndexSource } from './query-plan.ts'
+import type { Hit, IndexSource } from './query-plan.ts'
 
 /**
  * The relay's Store on LMDB. Four databases in one environment (strfry's layout):
@@ -35,6 +35,11 @@ export interface LmdbStore extends Store {
   eventBatch(events: NostrEvent[], opts?: StoreOptions): Promise<WriteResult[]>
   /** Like query, but the stored JSON strings: the relay sends them without re-serializing. */
   queryRaw(filters: Filter[], opts?: StoreOptions): Promise<string[]>
+  /**
+   * Like queryRaw, but each result as bytes, `before` + stored JSON + `after`, copied straight
+   * from LMDB (no string is made): a REQ's EVENT frames, ready to send.
+   */
+  queryFrames(filters: Filter[], before: Uint8Array, after: Uint8Array, opts?: StoreOptions): Promise<StoredFrame[]>
   /** Moderation: removes these events, leaving no tombstone. Returns the ids that were stored. */
   remove(ids: string[], opts?: StoreOptions): Promise<string[]>
   /** NIP-40: deletes every event whose expiration has passed. Returns how many. */
@@ -43,6 +48,11 @@ export interface LmdbStore extends Store {
   /** Deletes every event, index key and tombstone (tests; an operator's reset). */
   clear(): Promise<void>
   close(): Promise<void>
+}
+
+export interface StoredFrame {
+  id: string
+  frame: Uint8Array
 }
 
 export interface LmdbStats {
@@ -79,6 +89,8 @@ const HEX64 = /^[0-9a-f]{64}$/
 const HEX128 = /^[0-9a-f]{128}$/
 
 const EMPTY = new Uint8Array(0)
+/** Frames are cut from shared chunks of this size (one allocation per ~100 chat events, not one each). */
+const FRAME_CHUNK = 64 * 1024
 /** Deletes per transaction when sweeping, so a backlog never holds the write lock for long. */
 const SWEEP_CHUNK = 5000
 /**
@@ -225,15 +237,41 @@ export async function createLmdbStore(opts: LmdbStoreOptions): Promise<LmdbStore
 
   const onError = opts.onError ?? ((err: unknown, e: NostrEvent) => console.error(`lmdb store: writing event ${e.id} failed`, err))
 
+  // A filter's ids may hold anything; stored ids are hex.
+  const seqOf = (id: string): number | undefined => (HEX64.test(id) ? ids.get(id) : undefined)
   const jsonById = (id: string): string | undefined => {
-    if (!HEX64.test(id)) return undefined // a filter's ids may hold anything; stored ids are hex
-    const seq = ids.get(id)
+    const seq = seqOf(id)
     return seq === undefined ? undefined : bodies.get(seq)
   }
   const source: IndexSource = {
     keys: (start, end) => index.getKeys({ start, end })[Symbol.iterator](),
-    json: jsonById,
+    seqOf,
     jsonAt: (seq) => bodies.get(seq),
+  }
+
+  /** Each hit's body between `before` and `after`, copied from LMDB's page into a shared chunk. */
+  function framesOf(hits: Hit[], before: Uint8Array, after: Uint8Array): StoredFrame[] {
+    const out: StoredFrame[] = []
+    let chunk = Buffer.allocUnsafe(0)
+    let at = 0
+    for (const { id, seq } of hits) {
+      // lmdb-js's reused read buffer, valid only until the next read (so copied at once). Its
+      // `length` property is the value's size, but the typed array is bigger: copy a view of n.
+      const body = bodies.getBinaryFast(seq)
+      if (body === undefined) throw new Error(`index names event ${id} at ${seq}, which is not stored`)
+      const n = body.length
+      const size = before.length + n + after.length
+      if (at + size > chunk.length) {
+        chunk = Buffer.allocUnsafe(Math.max(FRAME_CHUNK, size))
+        at = 0
+      }
+      chunk.set(before, at)
+      chunk.set(new Uint8Array(body.buffer, body.byteOffset, n), at + before.length)
+      chunk.set(after, at + before.length + n)
+      out.push({ id, frame: chunk.subarray(at, at + size) })
+      at += size
+    }
+    return out
   }
 
   // --- the write path: everything below runs inside one write transaction -------------------
@@ -405,12 +443,17 @@ export async function createLmdbStore(opts: LmdbStoreOptions): Promise<LmdbStore
 
     async query(filters, o) {
       o?.signal?.throwIfAborted()
-      return runFilters(source, filters, now(), true).map((hit) => hit.event!)
+      return runFilters(source, filters, now(), 'event').map((hit) => hit.event!)
     },
 
     async queryRaw(filters, o) {
       o?.signal?.throwIfAborted()
-      return runFilters(source, filters, now(), false).map((hit) => hit.json)
+      return runFilters(source, filters, now(), 'json').map((hit) => hit.json!)
+    },
+
+    async queryFrames(filters, before, after, o) {
+      o?.signal?.throwIfAborted()
+      return framesOf(runFilters(source, filters, now(), 'seq'), before, after)
     },
 
     async count(filters, o) {

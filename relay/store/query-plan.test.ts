@@ -9,6 +9,7 @@ import { KIND_LIVE_CHAT, KIND_LIVE_EVENT, KIND_SERVICE_METRICS, KIND_TEXT_NOTE }
 import type { Filter, NostrEvent } from '../../protocol/types.ts'
 import { INDEX, getIndexKeys } from './index-keys.ts'
 import type { IndexKey } from './index-keys.ts'
+import { indexKeyEncoder } from './key-codec.ts'
 import { countFilters, planFilter, runFilter, runFilters } from './query-plan.ts'
 import type { IndexSource } from './query-plan.ts'
 
@@ -81,7 +82,8 @@ let json: Database<string, string>
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'relaycast-plan-'))
   env = open({ path: dir, maxDbs: 2, noSync: true })
-  index = env.openDB({ name: 'index', encoding: 'binary' })
+  const options = { name: 'index', encoding: 'binary', keyEncoder: indexKeyEncoder } as const // the store's key layout
+  index = env.openDB(options)
   json = env.openDB({ name: 'events', encoding: 'string' })
 })
 afterAll(async () => {
@@ -123,9 +125,9 @@ function countingSource() {
         },
       }
     },
-    json(id) {
-      counts.events++
-      return json.get(id)
+    seqOf(id) {
+      const seq = idAt.indexOf(id)
+      return seq > 0 ? seq : undefined
     },
     jsonAt(seq) {
       counts.events++
@@ -166,7 +168,7 @@ describe('running a plan', () => {
 
   const run = (f: Filter) => {
     const { source, counts } = countingSource()
-    const ids = runFilter(source, f, planFilter(f), T0, false).map((h) => h.id)
+    const ids = runFilter(source, f, planFilter(f), T0, 'json').map((h) => h.id)
     expect(counts.closed).toBe(counts.opened) // no cursor left open
     return { ids, counts }
   }
@@ -176,6 +178,19 @@ describe('running a plan', () => {
     const { ids, counts } = run(f)
     expect(ids).toEqual(brute(events, f))
     expect(counts).toMatchObject({ keys: 10, events: 10 })
+  })
+
+  it("read 'seq': a covered filter reads keys only, an uncovered one still reads what it must match", () => {
+    const covered = { authors: [ALICE], limit: 10 }
+    const a = countingSource()
+    const hits = runFilter(a.source, covered, planFilter(covered), T0, 'seq')
+    expect(hits.map((h) => h.id)).toEqual(brute(events, covered))
+    expect(hits.every((h) => h.json === undefined && idAt[h.seq] === h.id)).toBe(true)
+    expect(a.counts).toMatchObject({ keys: 10, events: 0 })
+    const uncovered = { authors: [ALICE], kinds: [KIND_LIVE_CHAT], '#t': ['odd'], limit: 5 }
+    const b = countingSource()
+    expect(runFilter(b.source, uncovered, planFilter(uncovered), T0, 'seq').map((h) => h.id)).toEqual(brute(events, uncovered))
+    expect(b.counts.events).toBeGreaterThanOrEqual(5)
   })
 
   it('a filter with conditions left over reads only until `limit` matched', () => {
@@ -245,8 +260,8 @@ describe('running a plan', () => {
     const expiring = note({ created_at: T0 + 500, tags: [['expiration', String(T0 + 10)]] })
     await load([...events, expiring])
     const { source, counts } = countingSource()
-    expect(runFilters(source, [{ limit: 1 }], T0 + 9, false).map((h) => h.id)).toEqual([expiring.id])
-    expect(runFilters(source, [{ limit: 1 }], T0 + 10, false).map((h) => h.id)).toEqual(brute(events, { limit: 1 }))
+    expect(runFilters(source, [{ limit: 1 }], T0 + 9, 'json').map((h) => h.id)).toEqual([expiring.id])
+    expect(runFilters(source, [{ limit: 1 }], T0 + 10, 'json').map((h) => h.id)).toEqual(brute(events, { limit: 1 }))
     expect(counts.events).toBe(2) // the expired one was never read
     await load(events)
   })

@@ -111,17 +111,25 @@ export function getRange(prefix: IndexKey, since: number | undefined, until: num
 export interface IndexSource {
   /** Keys in [start, end), ascending. The caller ends early with `return()`. */
   keys(start: IndexKey, end: IndexKey): Iterator<IndexKey>
-  /** The stored JSON of an event, by id (the `ids` plan). */
-  json(id: string): string | undefined
+  /** Where the event with this id is stored (the `ids` plan). */
+  seqOf(id: string): number | undefined
   /** The stored JSON at a sequence number, as index keys carry it (scans: no id lookup). */
   jsonAt(seq: number): string | undefined
 }
 
-/** One result: its order (inv, id), the stored JSON, and the parsed event when it was needed. */
+/**
+ * What a hit carries besides its order and seq: the parsed event, the stored JSON, or nothing
+ * read that the plan did not need (a covered scan then reads no event at all; the caller reads
+ * the bodies it sends, as bytes).
+ */
+export type Read = 'event' | 'json' | 'seq'
+
+/** One result: its order (inv, id), where it is stored, and what `Read` asked for. */
 export interface Hit {
   inv: number
   id: string
-  json: string
+  seq: number
+  json?: string
   event?: NostrEvent
 }
 
@@ -221,21 +229,22 @@ function getLimit(filter: Filter): number {
 
 /**
  * The newest `limit` matches of one filter (all when there is no limit), in compareEvents
- * order. Expired events are skipped using `now`. With `parse`, every hit carries its event.
+ * order. Expired events are skipped using `now`.
  */
-export function runFilter(source: IndexSource, filter: Filter, plan: Plan, now: number, parse: boolean): Hit[] {
+export function runFilter(source: IndexSource, filter: Filter, plan: Plan, now: number, read: Read): Hit[] {
   const limit = getLimit(filter)
   if (plan.type === 'empty' || limit === 0) return EMPTY_MATCHES()
   if (plan.type === 'ids') {
     const hits: Hit[] = []
     const seen = new Set<string>()
     for (const id of plan.ids) {
-      const json = source.json(id)
-      if (json === undefined) continue
+      const seq = source.seqOf(id)
+      if (seq === undefined) continue
+      const json = readJson(source, id, seq)
       const event = JSON.parse(json) as NostrEvent
       if (seen.has(event.id) || isExpired(event, now) || !matchFilter(filter, event)) continue
       seen.add(event.id)
-      hits.push({ inv: invertTime(event.created_at), id: event.id, json, event })
+      hits.push({ inv: invertTime(event.created_at), id: event.id, seq, json, event })
     }
     hits.sort((a, b) => compareEvents(a.event!, b.event!))
     return hits.length > limit ? hits.slice(0, limit) : hits
@@ -245,13 +254,17 @@ export function runFilter(source: IndexSource, filter: Filter, plan: Plan, now: 
   const ranges = plan.prefixes.map((prefix) => getRange(prefix, filter.since, filter.until))
   scanMerged(source, ranges, TIME_POSITION[plan.index], (id, inv, seq, expiration) => {
     if (expiration !== undefined && expiration <= now) return true
-    const json = readJson(source, id, seq)
     if (plan.covered) {
-      hits.push(parse ? { inv, id, json, event: JSON.parse(json) as NostrEvent } : { inv, id, json })
+      if (read === 'seq') hits.push({ inv, id, seq })
+      else {
+        const json = readJson(source, id, seq)
+        hits.push(read === 'event' ? { inv, id, seq, json, event: JSON.parse(json) as NostrEvent } : { inv, id, seq, json })
+      }
     } else {
+      const json = readJson(source, id, seq)
       const event = JSON.parse(json) as NostrEvent
       if (!matchFilter(filter, event)) return true
-      hits.push({ inv, id, json, event })
+      hits.push({ inv, id, seq, json, event })
     }
     return hits.length < limit
   })
@@ -265,7 +278,7 @@ export function runFilter(source: IndexSource, filter: Filter, plan: Plan, now: 
 export function runCount(source: IndexSource, filter: Filter, plan: Plan, now: number, visit: (id: string) => void): void {
   if (plan.type === 'empty') return
   if (plan.type === 'ids') {
-    for (const hit of runFilter(source, { ...filter, limit: undefined }, plan, now, false)) visit(hit.id)
+    for (const hit of runFilter(source, { ...filter, limit: undefined }, plan, now, 'seq')) visit(hit.id)
     return
   }
   const ranges = plan.prefixes.map((prefix) => getRange(prefix, filter.since, filter.until))
@@ -277,8 +290,8 @@ export function runCount(source: IndexSource, filter: Filter, plan: Plan, now: n
 }
 
 /** Answers a REQ's filters: each filter's newest `limit`, merged without duplicates, newest first. */
-export function runFilters(source: IndexSource, filters: Filter[], now: number, parse: boolean): Hit[] {
-  const perFilter = filters.map((f) => runFilter(source, f, planFilter(f), now, parse))
+export function runFilters(source: IndexSource, filters: Filter[], now: number, read: Read): Hit[] {
+  const perFilter = filters.map((f) => runFilter(source, f, planFilter(f), now, read))
   if (perFilter.length === 1) return perFilter[0]
   const byId = new Map<string, Hit>()
   for (const hits of perFilter) for (const hit of hits) if (!byId.has(hit.id)) byId.set(hit.id, hit)

@@ -92,8 +92,23 @@ setTimeout(() => {
 async function relayIn(dir: string): Promise<RelayProcess> {
   const relay = await startRelayProcess(dir, NO_RATE_LIMITS)
   children.add(relay.child)
-  void relay.exited.then(() => children.delete(relay.child))
+  void relay.exited.then(({ code, signal }) => {
+    children.delete(relay.child)
+    // A stop ends with code 0 and cleanUp with SIGKILL; anything else is the relay failing.
+    if (code !== 0 && signal !== 'SIGKILL') progress(`relay exited (code ${code}, signal ${signal}); its last output:\n${lastOutput(relay)}`)
+  })
   return relay
+}
+
+const lastOutput = (relay: RelayProcess): string => relay.output().slice(-2000) || '(none)'
+
+/** Runs a load step; if it fails, the error carries what the relay said last. */
+async function watching<T>(relay: RelayProcess, step: Promise<T>): Promise<T> {
+  try {
+    return await step
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\nrelay's last output:\n${lastOutput(relay)}`, { cause: err })
+  }
 }
 
 /** The echo server as its own process; resolves with its URL. */
@@ -303,7 +318,7 @@ try {
   const timed = async (part: string[]): Promise<number> => {
     const before = readThreadCpu(relay.pid)
     const mine = process.cpuUsage()
-    const seconds = await ingest(sockets, part)
+    const seconds = await watching(relay, ingest(sockets, part))
     const used = process.cpuUsage(mine)
     const split: CpuSplit = splitCpu(relay.pid, before, readThreadCpu(relay.pid))
     cpu.main += split.main

@@ -423,6 +423,9 @@ describe('lmdb store: its own API', () => {
     expect(frames.map(({ frame }) => new TextDecoder().decode(frame))).toEqual(raw.map((json) => `["EVENT","sub ü",${json}]`))
     expect(frames.map(({ id }) => id)).toEqual(raw.map((json) => (JSON.parse(json) as NostrEvent).id))
     expect(await store.queryFrames([{ ids: ['not hex'] }], before, after)).toEqual([])
+    // One result is not cut from a 64 KiB chunk.
+    const [one] = await store.queryFrames([{ ids: [events[3].id] }], before, after)
+    expect(one.frame.buffer.byteLength).toBeLessThan(16 * 1024)
     await store.close()
   })
 

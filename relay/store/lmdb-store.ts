@@ -89,7 +89,7 @@ const HEX64 = /^[0-9a-f]{64}$/
 const HEX128 = /^[0-9a-f]{128}$/
 
 const EMPTY = new Uint8Array(0)
-/** Frames are cut from shared chunks of this size (one allocation per ~100 chat events, not one each). */
+/** Frames are cut from shared chunks of at most this size (one allocation per ~100 chat events, not one each). */
 const FRAME_CHUNK = 64 * 1024
 /** Deletes per transaction when sweeping, so a backlog never holds the write lock for long. */
 const SWEEP_CHUNK = 5000
@@ -254,7 +254,8 @@ export async function createLmdbStore(opts: LmdbStoreOptions): Promise<LmdbStore
     const out: StoredFrame[] = []
     let chunk = Buffer.allocUnsafe(0)
     let at = 0
-    for (const { id, seq } of hits) {
+    for (let i = 0; i < hits.length; i++) {
+      const { id, seq } = hits[i]
       // lmdb-js's reused read buffer, valid only until the next read (so copied at once). Its
       // `length` property is the value's size, but the typed array is bigger: copy a view of n.
       const body = bodies.getBinaryFast(seq)
@@ -262,7 +263,9 @@ export async function createLmdbStore(opts: LmdbStoreOptions): Promise<LmdbStore
       const n = body.length
       const size = before.length + n + after.length
       if (at + size > chunk.length) {
-        chunk = Buffer.allocUnsafe(Math.max(FRAME_CHUNK, size))
+        // Sized for the frames left as if each were this one, up to a chunk: a REQ for one event
+        // does not hold 64 KiB.
+        chunk = Buffer.allocUnsafe(Math.max(size, Math.min(FRAME_CHUNK, size * (hits.length - i))))
         at = 0
       }
       chunk.set(before, at)

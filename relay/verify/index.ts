@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url'
 import { checkEvent, serializeEvent, type EventHasher } from '../../protocol/event.ts'
 import type { Rejection } from '../../protocol/reasons.ts'
 import type { NostrEvent, SignatureCheck } from '../../protocol/types.ts'
-import { createWasmSignatureCheck, hasWellFormedSignature, nobleSignatureCheck } from '../../protocol/verify.ts'
+import { createWasmSignatureCheck, nobleSignatureCheck } from '../../protocol/verify.ts'
+import { TRIPLE, packTriple } from './pack.ts'
 
 export type BackendName = 'native' | 'wasm' | 'noble'
 
@@ -42,17 +43,9 @@ interface NativeAddon {
 /** Where `npm run build:native` puts the addon. */
 export const DEFAULT_NATIVE_PATH = fileURLToPath(new URL('./build/relaycast_verify.node', import.meta.url))
 const ORDER: BackendName[] = ['native', 'wasm', 'noble']
-const TRIPLE = 128 // sig64 | msg32 | pub32
 
 /** node:crypto's one-shot sha256: about twice as fast as the JS one on a chat-sized event. */
 export const nodeEventHash: EventHasher = (e) => nodeHash('sha256', serializeEvent(e), 'hex')
-
-/** Writes one event's sig, id and pubkey into `buf` at `at`; Buffer's hex decoder is native. */
-function pack(buf: Buffer, at: number, e: NostrEvent): void {
-  buf.write(e.sig, at, 64, 'hex')
-  buf.write(e.id, at + 64, 32, 'hex')
-  buf.write(e.pubkey, at + 96, 32, 'hex')
-}
 
 function loadNative(path: string): { check: SignatureCheck; checkMany: VerifyBackend['checkMany'] } {
   if (!existsSync(path)) throw new Error(`${path} not found (run npm run build:native)`)
@@ -62,15 +55,10 @@ function loadNative(path: string): { check: SignatureCheck; checkMany: VerifyBac
   const sig = one.subarray(0, 64)
   const msg = one.subarray(64, 96)
   const pub = one.subarray(96, 128)
-  const check: SignatureCheck = (e) => {
-    if (!hasWellFormedSignature(e)) return false
-    pack(one, 0, e)
-    return addon.verify(sig, msg, pub)
-  }
+  const check: SignatureCheck = (e) => packTriple(e, one, 0) && addon.verify(sig, msg, pub)
   const checkMany = (events: readonly NostrEvent[]): boolean[] => {
-    const wellFormed = events.map(hasWellFormedSignature)
     const buf = Buffer.alloc(events.length * TRIPLE)
-    events.forEach((e, i) => wellFormed[i] && pack(buf, i * TRIPLE, e))
+    const wellFormed = events.map((e, i) => packTriple(e, buf, i * TRIPLE))
     const results = addon.verifyBatch(buf)
     return wellFormed.map((ok, i) => ok && results[i] === 1)
   }

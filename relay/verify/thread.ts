@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import type { NostrEvent } from '../../protocol/types.ts'
-import { hasWellFormedSignature } from '../../protocol/verify.ts'
+import { TRIPLE, packTriple } from './pack.ts'
 
 export interface VerifyThread {
   /** One result per event, like checkMany; rejects only if the worker failed. */
@@ -14,8 +14,6 @@ export interface VerifyThread {
   /** Stops the worker; calls still waiting reject. */
   close(): Promise<void>
 }
-
-const TRIPLE = 128 // sig64 | msg32 | pub32
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
@@ -61,15 +59,8 @@ export function createVerifyThread(nativePath: string): VerifyThread {
   return {
     checkManyAsync(events) {
       if (failure) return Promise.reject(failure)
-      const wellFormed = events.map(hasWellFormedSignature)
       const buf = Buffer.alloc(events.length * TRIPLE)
-      events.forEach((e, i) => {
-        if (!wellFormed[i]) return
-        const at = i * TRIPLE
-        buf.write(e.sig, at, 64, 'hex')
-        buf.write(e.id, at + 64, 32, 'hex')
-        buf.write(e.pubkey, at + 96, 32, 'hex')
-      })
+      const wellFormed = events.map((e, i) => packTriple(e, buf, i * TRIPLE))
       const id = nextId++
       return new Promise<Uint8Array>((resolve, reject) => {
         waiting.set(id, { resolve, reject })

@@ -339,6 +339,6 @@ async function loadDefaultVerifier(log: Logger, offThread: boolean): Promise<Ver
   }
   const { createVerifyThread } = await import('./verify/thread.ts')
   const thread = createVerifyThread(DEFAULT_NATIVE_PATH)
-  log.info('relay: signatures checked with native, on a worker thread')
+  log.info(`relay: signatures checked with native${backend.batched ? ' (a chunk as one sum)' : ''}, on a worker thread`)
   return { hash: backend.hash, checkMany: backend.checkMany, checkManyAsync: thread.checkManyAsync, close: thread.close }
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything Relaycast needs on a fresh Debian machine with Node 20 and npm 11:
-# system packages (ffmpeg for the transcoder, chromium for browser tests, libsecp256k1 and a C
-# compiler for the native signature verifier), the npm packages from the lockfile, and the
-# native verifier itself. Safe to run again; skips what is already there.
+# system packages (ffmpeg for the transcoder, chromium for browser tests, a C compiler, xz and
+# libsecp256k1 for the native signature verifier), the npm packages from the lockfile, and the
+# native verifier itself, which compiles libsecp256k1's Debian source tarball in (downloaded
+# once from Debian's archive, sha256-pinned) or else links the system library.
+# Safe to run again; skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,7 @@ command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -f /usr/include/secp256k1_schnorrsig.h ] || need+=(libsecp256k1-dev)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "setup: installing ${need[*]} from Debian" >&2

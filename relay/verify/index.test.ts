@@ -150,7 +150,7 @@ describe('every backend answers like noble', () => {
 
 describe.skipIf(!existsSync(NATIVE_PATH))('the native addon', () => {
   const addon = () =>
-    createRequire(import.meta.url)(NATIVE_PATH) as { verify: (...a: unknown[]) => boolean; verifyBatch: (a: unknown) => Uint8Array }
+    createRequire(import.meta.url)(NATIVE_PATH) as { verify: (...a: unknown[]) => boolean; verifyBatch: (a: unknown) => Uint8Array; batched: boolean }
 
   it('refuses wrongly sized or typed arguments with a TypeError', () => {
     const { verify, verifyBatch } = addon()
@@ -172,5 +172,79 @@ describe.skipIf(!existsSync(NATIVE_PATH))('the native addon', () => {
     buf.write(e.sig + e.id + e.pubkey, 3, 'hex')
     expect(verify(buf.subarray(3, 67), buf.subarray(67, 99), buf.subarray(99, 131))).toBe(true)
     expect(verify(buf.subarray(3, 67), buf.subarray(67, 99), buf.subarray(98, 130))).toBe(false)
+  })
+
+  it('checks a chunk exactly as it checks each signature alone, bad encodings and all', () => {
+    // Byte-level spoils of valid triples (sig64 | msg32 | pub32). Batches of 4 or more go through
+    // one sum when the addon was built with libsecp256k1's sources (batch.h), and through single
+    // checks after a failed sum; single `verify` is libsecp256k1's own check, the reference.
+    const { verify, verifyBatch } = addon()
+    const pool = TEST_KEY_NAMES.flatMap((name) =>
+      [0, 1, 2].map((i) => {
+        const e = signAs(name, { kind: KIND_LIVE_CHAT, tags: [], content: `${name} batch ${i}`, created_at: i })
+        return Buffer.from(e.sig + e.id + e.pubkey, 'hex')
+      }),
+    )
+    const P = Buffer.from('ff'.repeat(32), 'hex') // above both p and n
+    type Spoil = 'none' | 'flip' | 'r=max' | 's=max' | 's=0' | 'r from another' | 's from another' | 'other key' | 'key not on curve' | 'copy of another'
+    const spoils = fc.constantFrom<Spoil>('none', 'none', 'none', 'flip', 'r=max', 's=max', 's=0', 'r from another', 's from another', 'other key', 'key not on curve', 'copy of another')
+    const item = fc.tuple(fc.nat(pool.length - 1), spoils, fc.nat(127), fc.nat(7), fc.nat(pool.length - 1))
+    const build = ([i, how, at, bit, j]: [number, Spoil, number, number, number]): Buffer => {
+      const t = Buffer.from(pool[i])
+      const other = pool[j === i ? (j + 1) % pool.length : j]
+      switch (how) {
+        case 'none': break
+        case 'flip': t[at] ^= 1 << bit; break
+        case 'r=max': P.copy(t, 0); break
+        case 's=max': P.copy(t, 32); break
+        case 's=0': t.fill(0, 32, 64); break
+        case 'r from another': other.copy(t, 0, 0, 32); break
+        case 's from another': other.copy(t, 32, 32, 64); break
+        case 'other key': other.copy(t, 96, 96, 128); break
+        case 'key not on curve': t.fill(0xab, 96, 128); break
+        case 'copy of another': return Buffer.from(other)
+      }
+      return t
+    }
+    fc.assert(
+      fc.property(fc.array(item, { maxLength: 70 }), (items) => {
+        const triples = items.map(build)
+        const expected = triples.map((t) => (verify(t.subarray(0, 64), t.subarray(64, 96), t.subarray(96)) ? 1 : 0))
+        items.forEach(([i, how], k) => {
+          const ownKey = pool[i].subarray(96).equals(triples[k].subarray(96)) // another event may be by the same author
+          if (how === 'none' || how === 'copy of another') expect(expected[k]).toBe(1)
+          if (how === 's=max' || how === 'r=max' || how === 's from another' || (how === 'other key' && !ownKey)) expect(expected[k]).toBe(0)
+        })
+        expect([...verifyBatch(Buffer.concat(triples))]).toEqual(expected)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('catches bad signatures whose errors cancel out in an unweighted sum', () => {
+    // s_i + d and s_j - d keep Σ s_i, so a batch that added equations with equal weights (or
+    // weights a sender could predict) would pass both; the random weights must catch them.
+    const { verifyBatch } = addon()
+    const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
+    const pool = TEST_KEY_NAMES.map((name, i) => {
+      const e = signAs(name, { kind: KIND_LIVE_CHAT, tags: [], content: `cancel ${i}`, created_at: i })
+      return Buffer.from(e.sig + e.id + e.pubkey, 'hex')
+    })
+    const shiftS = (t: Buffer, d: bigint): Buffer => {
+      const out = Buffer.from(t)
+      const s = (BigInt('0x' + t.subarray(32, 64).toString('hex')) + d + N) % N
+      Buffer.from(s.toString(16).padStart(64, '0'), 'hex').copy(out, 32)
+      return out
+    }
+    const d = fc.bigInt({ min: 1n, max: N - 1n })
+    fc.assert(
+      fc.property(fc.nat(pool.length - 1), fc.nat(pool.length - 2), d, fc.nat(6), (i, k, delta, extra) => {
+        const j = k >= i ? k + 1 : k
+        const good = pool.filter((_, x) => x !== i && x !== j).slice(0, extra)
+        const triples = [shiftS(pool[i], delta), ...good, shiftS(pool[j], N - delta)]
+        expect([...verifyBatch(Buffer.concat(triples))]).toEqual([0, ...good.map(() => 1), 0])
+      }),
+      { numRuns: 100 },
+    )
   })
 })

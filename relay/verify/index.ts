@@ -21,6 +21,8 @@ export interface VerifyBackend {
   check: SignatureCheck
   /** Many signatures in one call (one crossing into C for native). */
   checkMany: (events: readonly NostrEvent[]) => boolean[]
+  /** Whether checkMany checks a chunk as one sum (native built with libsecp256k1's sources: batch.h). */
+  batched: boolean
   /** The id hasher that goes best with this backend. */
   hash: EventHasher
   /** The full check of a well-shaped event: id, then signature. */
@@ -38,6 +40,8 @@ export interface LoadOptions {
 interface NativeAddon {
   verify(sig64: Uint8Array, msg32: Uint8Array, pub32: Uint8Array): boolean
   verifyBatch(triples: Uint8Array): Uint8Array
+  /** Whether verifyBatch checks a chunk as one sum. */
+  batched: boolean
 }
 
 /** Where `npm run build:native` puts the addon. */
@@ -47,7 +51,7 @@ const ORDER: BackendName[] = ['native', 'wasm', 'noble']
 /** node:crypto's one-shot sha256: about twice as fast as the JS one on a chat-sized event. */
 export const nodeEventHash: EventHasher = (e) => nodeHash('sha256', serializeEvent(e), 'hex')
 
-function loadNative(path: string): { check: SignatureCheck; checkMany: VerifyBackend['checkMany'] } {
+function loadNative(path: string): Pick<VerifyBackend, 'check' | 'checkMany' | 'batched'> {
   if (!existsSync(path)) throw new Error(`${path} not found (run npm run build:native)`)
   const addon = createRequire(import.meta.url)(path) as NativeAddon
   // The call is synchronous, so one scratch buffer per loaded backend (per thread) is safe.
@@ -62,14 +66,14 @@ function loadNative(path: string): { check: SignatureCheck; checkMany: VerifyBac
     const results = addon.verifyBatch(buf)
     return wellFormed.map((ok, i) => ok && results[i] === 1)
   }
-  return { check, checkMany }
+  return { check, checkMany, batched: addon.batched === true }
 }
 
 async function load(name: BackendName, options: LoadOptions): Promise<Omit<VerifyBackend, 'checkEvent' | 'skipped'>> {
   if (name === 'native') return { name, ...loadNative(options.nativePath ?? DEFAULT_NATIVE_PATH), hash: nodeEventHash }
   const check = name === 'wasm' ? await createWasmSignatureCheck() : nobleSignatureCheck
   // The JS sha256 would also do; node:crypto is simply faster wherever Node runs this file.
-  return { name, check, checkMany: (events) => events.map((e) => check(e)), hash: nodeEventHash }
+  return { name, check, checkMany: (events) => events.map((e) => check(e)), batched: false, hash: nodeEventHash }
 }
 
 /**

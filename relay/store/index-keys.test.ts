@@ -130,7 +130,6 @@ describe('index keys', () => {
     expect(keys).toEqual([
       [INDEX.created, inv, e.id, SEQ],
       [INDEX.kind, KIND_TEXT_NOTE, inv, e.id, SEQ],
-      [INDEX.author, ALICE, inv, e.id, SEQ],
       [INDEX.authorKind, ALICE, KIND_TEXT_NOTE, inv, e.id, SEQ],
       [INDEX.tag, 't', 'music', inv, e.id, SEQ],
       [INDEX.tag, 'p', BOB, inv, e.id, SEQ],

@@ -13,6 +13,7 @@ import type { Clock, Filter, NostrEvent } from '../../protocol/types.ts'
 import { BASE_TIME, D_POOL, PUBKEY_POOL, STATUS_POOL, TIME_SPAN, arbEvent, arbEvents, arbFilter } from '../../test/arbitraries.ts'
 import { describeStoreConformance } from '../../test/store-suite.ts'
 import { getIndexKeys } from './index-keys.ts'
+import { indexKeyEncoder } from './key-codec.ts'
 import { createLmdbStore } from './lmdb-store.ts'
 import type { LmdbStore } from './lmdb-store.ts'
 
@@ -312,7 +313,7 @@ describe('lmdb store: its own API', () => {
     expect(await again.query([{ kinds: [0] }])).toEqual([newer])
     await again.close()
     const check = open({ path, noSubdir: false, maxDbs: 6 })
-    expect(check.openDB({ name: 'meta', encoding: 'ordered-binary' }).get('schema')).toBe(3)
+    expect(check.openDB({ name: 'meta', encoding: 'ordered-binary' }).get('schema')).toBe(4)
     expect([...check.openDB({ name: 'events', encoding: 'string' }).getKeys({})]).toEqual([])
     await check.close()
   }, 60_000)
@@ -355,6 +356,35 @@ describe('lmdb store: its own API', () => {
     expect(await again.query([{ kinds: [0] }])).toEqual([newer])
     // Every index key of the new layout, and nothing else, is left.
     expect(again.stats().indexKeys).toBe([...notes, del, newer].reduce((n, e, i) => n + getIndexKeys(e, i).length, 0))
+    await again.close()
+  }, 60_000)
+
+  it('migrates a schema 3 store by removing its author index, across chunk boundaries', async () => {
+    const path = tempDir()
+    const notes = Array.from({ length: 5003 }, (_, i) => note(i + 10, { pubkey: i % 2 ? 'a1'.repeat(32) : 'b2'.repeat(32) }))
+    const first = await createLmdbStore({ path, noSync: true })
+    await first.eventBatch(notes)
+    await first.close()
+    // Schema 3 as the previous build left it: the same keys plus [a, pubkey, inv, id, seq] per event.
+    const env = open({ path, noSubdir: false, maxDbs: 6, noSync: true })
+    const indexOptions = { name: 'index', encoding: 'binary', keyEncoder: indexKeyEncoder } as const // lmdb-js's types lack keyEncoder
+    const index = env.openDB(indexOptions)
+    await env.transaction(() => {
+      notes.forEach((e, i) => index.putSync(['a', e.pubkey, -e.created_at, e.id, i + 1], new Uint8Array(0)))
+      env.openDB({ name: 'meta', encoding: 'ordered-binary' }).putSync('schema', 3)
+    })
+    await env.close()
+
+    const said: string[] = []
+    const store = await createLmdbStore({ path, noSync: true, log: { log: (line: string) => void said.push(line) } })
+    expect(said).toEqual([expect.stringContaining('from schema 3 to 4'), expect.stringMatching(/^lmdb store: removed 5003 index keys in [0-9.]+ s$/)])
+    expect(store.stats().indexKeys).toBe(notes.reduce((n, e, i) => n + getIndexKeys(e, i + 1).length, 0))
+    const byAuthor = notes.filter((e) => e.pubkey === 'a1'.repeat(32)).reverse()
+    expect(await store.query([{ authors: ['a1'.repeat(32)], limit: 3 }])).toEqual(byAuthor.slice(0, 3))
+    expect(await store.count([{ authors: ['a1'.repeat(32)] }])).toBe(byAuthor.length)
+    await store.close()
+    const again = await createLmdbStore({ path, noSync: true, log: { log: (line: string) => void said.push(line) } })
+    expect(said).toHaveLength(2) // nothing left to migrate
     await again.close()
   }, 60_000)
 
@@ -456,8 +486,8 @@ describe('lmdb store: its own API', () => {
     expect(await store.sweepExpired()).toBe(1)
     const after = store.stats()
     expect(after.events).toBe(2)
-    // created, kind, author, author+kind, one t tag and the expiration key.
-    expect(before.indexKeys - after.indexKeys).toBe(6)
+    // created, kind, author+kind, one t tag and the expiration key.
+    expect(before.indexKeys - after.indexKeys).toBe(5)
     expect(await store.sweepExpired()).toBe(0)
     t += 100
     expect(await store.sweepExpired()).toBe(1)

@@ -49,14 +49,23 @@ describe('planFilter', () => {
       prefixes: [[INDEX.tag, 'p', BOB]],
       covered: false,
     })
-    expect(planOf({ authors: [ALICE, BOB] })).toEqual({ index: INDEX.author, prefixes: [[INDEX.author, ALICE], [INDEX.author, BOB]], covered: true })
+    // Authors alone: the author+kind index, each author's kinds found when the plan runs.
+    expect(planFilter({ authors: [ALICE, BOB] })).toEqual({
+      type: 'scan',
+      index: INDEX.authorKind,
+      prefixes: [[INDEX.authorKind, ALICE], [INDEX.authorKind, BOB]],
+      covered: true,
+      byKind: {},
+    })
     expect(planOf({ kinds: [1], '#title': ['x'] })).toEqual({ index: INDEX.kind, prefixes: [[INDEX.kind, 1]], covered: false })
     expect(planOf({ since: 1, until: 2, limit: 3 })).toEqual({ index: INDEX.created, prefixes: [[INDEX.created]], covered: true })
   })
 
   it('too many authors × kinds fall back to a cheaper index', () => {
     const authors = Array.from({ length: 100 }, (_, i) => hex64(i))
-    expect(planOf({ authors, kinds: [1, 2, 3] })).toMatchObject({ index: INDEX.author, covered: false })
+    // One prefix per author instead of 300, and only the filter's kinds are expanded: still covered.
+    expect(planFilter({ authors, kinds: [1, 2, 3, 2] })).toMatchObject({ index: INDEX.authorKind, covered: true, byKind: { kinds: [1, 2, 3] } })
+    expect((planFilter({ authors, kinds: [1, 2, 3] }) as { prefixes: unknown[] }).prefixes).toHaveLength(100)
   })
 
   it('answers the live-now query from the status index alone', () => {
@@ -173,11 +182,34 @@ describe('running a plan', () => {
     return { ids, counts }
   }
 
-  it('a covered filter reads exactly `limit` keys and events', () => {
-    const f = { authors: [ALICE], limit: 10 }
+  it('a covered filter reads exactly `limit` events, and keys only around them', () => {
+    const f = { kinds: [KIND_TEXT_NOTE], limit: 10 }
     const { ids, counts } = run(f)
     expect(ids).toEqual(brute(events, f))
     expect(counts).toMatchObject({ keys: 10, events: 10 })
+    // By author: one key per kind found (two here) and at most one read ahead per kind's range.
+    const byAuthor = { authors: [ALICE], limit: 10 }
+    const a = run(byAuthor)
+    expect(a.ids).toEqual(brute(events, byAuthor))
+    expect(a.counts.events).toBe(10)
+    expect(a.counts.keys).toBeLessThanOrEqual(10 + 2 + 2)
+  })
+
+  it('finds every kind of an author, and only the asked-for kinds past the product cap', async () => {
+    // One author, many kinds (some with a single event), interleaved in time.
+    const kinds = [0, 1, 3, 7, 1311, 10002, 30311, 65535]
+    const many = Array.from({ length: 80 }, (_, i) => note({ pubkey: CAROL, kind: kinds[(i * 5) % kinds.length], created_at: T0 + 1000 + i }))
+    const all = [...events, ...many]
+    await load(all)
+    for (const f of [{ authors: [CAROL], limit: 30 }, { authors: [CAROL] }, { authors: [CAROL, ALICE], since: T0 + 1050, limit: 12 }]) {
+      expect(run(f).ids).toEqual(brute(all, f))
+    }
+    const crowd = Array.from({ length: 120 }, (_, i) => hex64(1000 + i))
+    const capped = { authors: [...crowd, CAROL], kinds: [7, 10002, 3, 999], limit: 15 }
+    const { ids, counts } = run(capped)
+    expect(ids).toEqual(brute(all, capped))
+    expect(counts.events).toBe(15) // covered: no candidate read to check its kind
+    await load(events)
   })
 
   it("read 'seq': a covered filter reads keys only, an uncovered one still reads what it must match", () => {
@@ -186,7 +218,7 @@ describe('running a plan', () => {
     const hits = runFilter(a.source, covered, planFilter(covered), T0, 'seq')
     expect(hits.map((h) => h.id)).toEqual(brute(events, covered))
     expect(hits.every((h) => h.json === undefined && idAt[h.seq] === h.id)).toBe(true)
-    expect(a.counts).toMatchObject({ keys: 10, events: 0 })
+    expect(a.counts.events).toBe(0)
     const uncovered = { authors: [ALICE], kinds: [KIND_LIVE_CHAT], '#t': ['odd'], limit: 5 }
     const b = countingSource()
     expect(runFilter(b.source, uncovered, planFilter(uncovered), T0, 'seq').map((h) => h.id)).toEqual(brute(events, uncovered))
@@ -203,11 +235,17 @@ describe('running a plan', () => {
   })
 
   it('merges several values newest first, reading one key ahead per value at most', () => {
-    const f = { authors: [CAROL, ALICE, BOB], limit: 7 }
+    const f = { '#t': ['seven', 'odd', 'even'], limit: 7 }
     const { ids, counts } = run(f)
     expect(ids).toEqual(brute(events, f))
     expect(counts.keys).toBeLessThanOrEqual(7 + 3)
     expect(counts.opened).toBe(3)
+    // Three authors with two kinds each: six ranges, after three seeks per author to find them.
+    const byAuthors = { authors: [CAROL, ALICE, BOB], limit: 7 }
+    const a = run(byAuthors)
+    expect(a.ids).toEqual(brute(events, byAuthors))
+    expect(a.counts.opened).toBe(3 * 3 + 6)
+    expect(a.counts.keys).toBeLessThanOrEqual(7 + 6 + 6)
   })
 
   it('respects since and until, both inclusive', () => {

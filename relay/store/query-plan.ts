@@ -11,12 +11,18 @@ import type { IndexKey } from './index-keys.ts'
  */
 export type Plan = { type: 'empty' } | { type: 'ids'; ids: string[] } | ScanPlan
 
-/** `covered`: the index alone proves a match, so candidates need not be read or parsed. */
+/**
+ * `covered`: the index alone proves a match, so candidates need not be read or parsed.
+ * `byKind`: the prefixes are [ak, author], and each becomes [ak, author, kind] at run time for
+ * every kind the author has keys under (only `kinds`, when given), found by skip-scan: a range
+ * must be in compareEvents order, and one author's keys are ordered by kind first.
+ */
 export interface ScanPlan {
   type: 'scan'
   index: string
   prefixes: IndexKey[]
   covered: boolean
+  byKind?: { kinds?: number[] }
 }
 
 /** Above this many ranges a cheaper-to-open index is preferred (authors × kinds can explode). */
@@ -35,7 +41,7 @@ function getTagConditions(filter: Filter): [name: string, values: string[]][] {
   return out
 }
 
-/** Picks the most selective index for a filter (ids; authors × kinds; a tag; authors; kinds; time). */
+/** Picks the most selective index for a filter (ids; authors × kinds; a tag; authors, by kind; kinds; time). */
 export function planFilter(filter: Filter): Plan {
   const { ids, authors, kinds, since, until } = filter
   const tags = getTagConditions(filter)
@@ -51,6 +57,10 @@ export function planFilter(filter: Filter): Plan {
     tags.some(([name]) => name !== coveredTag)
   const scan = (index: string, prefixes: IndexKey[], covered: boolean): ScanPlan => ({ type: 'scan', index, prefixes, covered })
 
+  const byAuthor = (): ScanPlan => ({
+    ...scan(INDEX.authorKind, unique(authors!.map(getKeyString)).map((a) => [INDEX.authorKind, a]), !rest(true, true)),
+    byKind: kinds ? { kinds: unique(kinds) } : {},
+  })
   if (authors && kinds && authors.length * kinds.length <= MAX_PRODUCT_PREFIXES) {
     const prefixes = unique(authors.map(getKeyString)).flatMap((a) => unique(kinds).map((k) => [INDEX.authorKind, a, k]))
     return scan(INDEX.authorKind, prefixes, !rest(true, true))
@@ -71,7 +81,7 @@ export function planFilter(filter: Filter): Plan {
     if (candidate && (!best || candidate.prefixes.length < best.prefixes.length)) best = candidate
   }
   if (best) return best
-  if (authors) return scan(INDEX.author, unique(authors.map(getKeyString)).map((a) => [INDEX.author, a]), !rest(true, false))
+  if (authors) return byAuthor()
   if (kinds) return scan(INDEX.kind, unique(kinds).map((k) => [INDEX.kind, k]), !rest(false, true))
   return scan(INDEX.created, [[INDEX.created]], !rest(false, false))
 }
@@ -212,13 +222,40 @@ export function scanMerged(
 const TIME_POSITION: Record<string, number> = {
   [INDEX.created]: 1,
   [INDEX.kind]: 2,
-  [INDEX.author]: 2,
   [INDEX.authorKind]: 3,
   [INDEX.tag]: 3,
   [INDEX.status]: 3,
 }
 
 const EMPTY_MATCHES = (): never[] => []
+
+/** The kinds under [ak, author] in ascending order: one seek each, past the previous kind's keys. */
+function getAuthorKinds(source: IndexSource, author: IndexKey[number]): number[] {
+  const kinds: number[] = []
+  const end: IndexKey = [INDEX.authorKind, author, AFTER_NUMBERS]
+  let start: IndexKey = [INDEX.authorKind, author]
+  for (;;) {
+    const it = source.keys(start, end)
+    const r = it.next()
+    it.return?.()
+    if (r.done) return kinds
+    const kind = r.value[2] as number
+    kinds.push(kind)
+    start = [INDEX.authorKind, author, nextUp(kind)]
+  }
+}
+
+/** A scan's prefixes, with `byKind` ones expanded into one per kind (see ScanPlan). */
+function getPrefixes(source: IndexSource, plan: ScanPlan): IndexKey[] {
+  const { byKind } = plan
+  if (!byKind) return plan.prefixes
+  const wanted = byKind.kinds && new Set(byKind.kinds)
+  return plan.prefixes.flatMap(([, author]) =>
+    getAuthorKinds(source, author)
+      .filter((k) => !wanted || wanted.has(k))
+      .map((k) => [INDEX.authorKind, author, k]),
+  )
+}
 
 /** How many matches a filter keeps: as Array.slice(0, limit) reads it, so every store agrees. */
 function getLimit(filter: Filter): number {
@@ -251,7 +288,7 @@ export function runFilter(source: IndexSource, filter: Filter, plan: Plan, now: 
   }
 
   const hits: Hit[] = []
-  const ranges = plan.prefixes.map((prefix) => getRange(prefix, filter.since, filter.until))
+  const ranges = getPrefixes(source, plan).map((prefix) => getRange(prefix, filter.since, filter.until))
   scanMerged(source, ranges, TIME_POSITION[plan.index], (id, inv, seq, expiration) => {
     if (expiration !== undefined && expiration <= now) return true
     if (plan.covered) {
@@ -281,7 +318,7 @@ export function runCount(source: IndexSource, filter: Filter, plan: Plan, now: n
     for (const hit of runFilter(source, { ...filter, limit: undefined }, plan, now, 'seq')) visit(hit.id)
     return
   }
-  const ranges = plan.prefixes.map((prefix) => getRange(prefix, filter.since, filter.until))
+  const ranges = getPrefixes(source, plan).map((prefix) => getRange(prefix, filter.since, filter.until))
   scanMerged(source, ranges, TIME_POSITION[plan.index], (id, _inv, seq, expiration) => {
     if (expiration !== undefined && expiration <= now) return true
     if (plan.covered || matchFilter(filter, JSON.parse(readJson(source, id, seq)) as NostrEvent)) visit(id)

@@ -439,8 +439,13 @@ export async function createLmdbStore(opts: LmdbStoreOptions): Promise<LmdbStore
 
   /** Runs `fn` in one write transaction and resolves after the commit is durable. */
   async function inWriteTxn<T>(fn: () => T): Promise<T> {
-    const result = await env.transaction(fn)
-    if (durable) await env.flushed
+    const committed = env.transaction(fn)
+    // `flushed` settles once every write queued before the call is on disk, so ask now, with
+    // this transaction just queued: asked after the commit, it would also wait for the
+    // transactions queued since (up to writeBatchesInFlight of them), a commit and a sync each.
+    const flushed = durable ? new Promise<void>((resolve, reject) => void env.flushed.then(() => resolve(), reject)) : undefined
+    const result = await committed
+    if (flushed) await flushed
     return result
   }
 

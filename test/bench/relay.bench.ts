@@ -1,7 +1,8 @@
 /**
  * The relay, measured end to end over WebSocket. Run: npm run bench:relay [-- options]
  * (npx tsx test/bench/relay.bench.ts --events 40000 --stored 1000000 --live 100000
- *  --subscribers 200,5000 --rounds 20 --queries 1000 --threads 2 --warmup-events 5000)
+ *  --subscribers 200,5000 --rounds 50 --fanout-warmup 20 --queries 1000 --threads 2
+ *  --warmup-events 5000)
  *
  * The relay runs as a child process (`relaycast relay --port 0` on 127.0.0.1, a temp data dir,
  * rate limits lifted), so this load generator never shares its event loop. Figures:
@@ -13,7 +14,9 @@
  *    bulk store (1M: written straight into a data dir with the LMDB store's eventBatch before the
  *    relay starts: well-shaped events with random ids and signatures, which reads never check);
  *  - fan-out: N connections each with a REQ for one stream's chat; one EVENT published; time until
- *    all N have it (the load generator's own receive time included), over `rounds` events;
+ *    all N have it (the load generator's own receive time included), over `rounds` events after
+ *    `fanout-warmup` untimed ones (the first few run both processes' fan-out paths cold, at 2–4×
+ *    the steady figure; their p50 is printed beside it);
  *  - live-now `{"kinds":[30311],"#status":["live"],"limit":50}` with `live` 30311s in the bulk store;
  *  - the relay's RSS (VmRSS, VmHWM) from /proc;
  *  - on the same run, the machine's ceilings: raw lmdb-js puts of the same size (durable, 500 per
@@ -47,7 +50,8 @@ const { values: opts } = parseArgs({
     stored: { type: 'string', default: '1000000' },
     live: { type: 'string', default: '100000' },
     subscribers: { type: 'string', default: '200,5000' },
-    rounds: { type: 'string', default: '20' },
+    rounds: { type: 'string', default: '50' },
+    'fanout-warmup': { type: 'string', default: '20' },
     queries: { type: 'string', default: '1000' },
     threads: { type: 'string', default: String(Math.max(1, cpus().length)) },
     'warmup-events': { type: 'string', default: '5000' },
@@ -58,6 +62,7 @@ const STORED = Number(opts.stored)
 const LIVE = Math.min(Number(opts.live), STORED)
 const SUBSCRIBERS = opts.subscribers.split(',').map(Number)
 const ROUNDS = Number(opts.rounds)
+const FANOUT_WARMUP = Number(opts['fanout-warmup'])
 const QUERIES = Number(opts.queries)
 const THREADS = Number(opts.threads)
 // Of the ingest set, never more than the part before the first REQ figures.
@@ -188,10 +193,15 @@ interface FanOut {
   okP50: number
   /** First subscriber's copy to the last one's: the fan-out alone, without the commit before it. */
   spreadP50: number
+  /** send → all have it over the untimed events before: the cold figure. */
+  warmupP50: number
 }
 
-/** `n` connections subscribe to one stream's chat; each of `events` is published and timed until all n have it. */
-async function fanOut(url: string, n: number, events: NostrEvent[], coordinate: string): Promise<FanOut> {
+/**
+ * `n` connections subscribe to one stream's chat; each of `warmup`, then of `events`, is published
+ * and timed until all n have it. Only `events` make the figure.
+ */
+async function fanOut(url: string, n: number, warmup: NostrEvent[], events: NostrEvent[], coordinate: string): Promise<FanOut> {
   const subs = await openSockets(url, n)
   const req = JSON.stringify(['REQ', 'chat', { kinds: [KIND_LIVE_CHAT], '#a': [coordinate], limit: 0 }])
   let received = 0
@@ -218,7 +228,12 @@ async function fanOut(url: string, n: number, events: NostrEvent[], coordinate: 
   const times: number[] = []
   const okTimes: number[] = []
   const spreads: number[] = []
-  for (const event of events) {
+  let warmupP50 = Number.NaN
+  for (const [i, event] of [...warmup, ...events].entries()) {
+    if (i === warmup.length && i > 0) {
+      warmupP50 = percentile(times, 50)
+      times.length = okTimes.length = spreads.length = 0
+    }
     received = 0
     expectId = event.id
     const start = performance.now()
@@ -242,7 +257,7 @@ async function fanOut(url: string, n: number, events: NostrEvent[], coordinate: 
   if (wrong > 0) throw new Error(`${wrong} subscribers got the wrong event`)
   publisher.close()
   for (const ws of subs) ws.terminate()
-  return { subscribers: n, p50: percentile(times, 50), p99: percentile(times, 99), okP50: percentile(okTimes, 50), spreadP50: percentile(spreads, 50) }
+  return { subscribers: n, p50: percentile(times, 50), p99: percentile(times, 99), okP50: percentile(okTimes, 50), spreadP50: percentile(spreads, 50), warmupP50 }
 }
 
 /** Writes the bulk store: STORED − LIVE events of the mix, then LIVE 30311s. */
@@ -292,7 +307,8 @@ try {
   const now = Math.floor(Date.now() / 1000)
   const fanoutCoordinate = `${KIND_LIVE_EVENT}:${hosts[0]}:fan-out`
   const jobs: SignJob[] = Array.from({ length: EVENTS }, (_, i) => ({ key: i % AUTHORS, template: makeTemplate(i, now - EVENTS + i, hosts) }))
-  const fanoutCount = ROUNDS * SUBSCRIBERS.length
+  const perSize = FANOUT_WARMUP + ROUNDS
+  const fanoutCount = perSize * SUBSCRIBERS.length
   for (let i = 0; i < fanoutCount; i++) {
     jobs.push({ key: (i * 13) % AUTHORS, template: { kind: KIND_LIVE_CHAT, created_at: now, tags: [['a', fanoutCoordinate, '', 'root']], content: `fan-out ${i}: gg` } })
   }
@@ -348,7 +364,8 @@ try {
   const afterIngest = relay.memory()
   const fanouts: FanOut[] = []
   for (const [k, n] of SUBSCRIBERS.entries()) {
-    fanouts.push(await fanOut(relay.url, n, fanoutEvents.slice(k * ROUNDS, (k + 1) * ROUNDS), fanoutCoordinate))
+    const mine = fanoutEvents.slice(k * perSize, (k + 1) * perSize)
+    fanouts.push(await fanOut(relay.url, n, mine.slice(0, FANOUT_WARMUP), mine.slice(FANOUT_WARMUP), fanoutCoordinate))
     progress(`fan-out to ${fmt(n)}: p50 ${ms(fanouts[k].p50)}`)
   }
   const withSubscribers = relay.memory()
@@ -393,7 +410,7 @@ try {
     row(
       `fan-out to ${fmt(f.subscribers)} subscribers`,
       `p50 ${ms(f.p50)}  p99 ${ms(f.p99)}`,
-      `send → all have it; first → last copy p50 ${ms(f.spreadP50)}; send → OK p50 ${ms(f.okP50)}`,
+      `send → all have it; first → last copy p50 ${ms(f.spreadP50)}; send → OK p50 ${ms(f.okP50)}${FANOUT_WARMUP > 0 ? `; the ${FANOUT_WARMUP} untimed before: p50 ${ms(f.warmupP50)}` : ''}`,
     )
   }
   row(`live-now, ${fmt(LIVE)} × 30311 in ${big}`, lat(liveNow), `${liveNow.results.toFixed(0)} events each (limit 50)`)
@@ -405,7 +422,7 @@ try {
   const w1 = Math.max(...rows.map((r) => r[1].length))
   console.log(`\n${'what'.padEnd(w0)}  ${'figure'.padEnd(w1)}  notes`)
   for (const [what, value, note] of rows) console.log(`${what.padEnd(w0)}  ${value.padEnd(w1)}  ${note}`)
-  console.log(`\n${QUERIES} queries per REQ figure after ${WARMUP} warm-up; ${ROUNDS} events per fan-out figure; REQ = send → EOSE on one connection.`)
+  console.log(`\n${QUERIES} queries per REQ figure after ${WARMUP} warm-up; ${ROUNDS} events per fan-out figure after ${FANOUT_WARMUP} warm-up; REQ = send → EOSE on one connection.`)
   console.log(`bulk store written with eventBatch (noSync) before the relay started: ${fmt(STORED - LIVE)} chat/notes + ${fmt(LIVE)} × 30311 (1 in ${LIVE_EVERY} live).`)
   console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on this machine skews every figure)`)
 } finally {

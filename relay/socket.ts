@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { WebSocketServer, type WebSocket } from 'ws'
+import { frameText, frameTexts } from './ws-frame.ts'
 
 /**
  * The transport, and nothing else: WebSocket connections and plain HTTP on one port. The rest of
@@ -12,7 +13,10 @@ export interface Connection {
   readonly ip: string
   /** The Host header of the upgrade request: which name the client used to reach us. */
   readonly host: string
-  /** A text frame; bytes must be UTF-8 (shared across connections without re-encoding). */
+  /**
+   * A text message; bytes must be UTF-8 and stay unchanged (one buffer may go to many
+   * connections, framed once). Messages of one tick leave together, in order, after it.
+   */
   send(text: string | Uint8Array): void
   /** Bytes queued for this client but not yet written to the socket. */
   bufferedAmount(): number
@@ -94,15 +98,39 @@ export function createWsTransport(handlers: TransportHandlers, opts: TransportOp
   })
   const wss = new WebSocketServer({ server, maxPayload: opts.maxPayload, perMessageDeflate: false })
 
+  /**
+   * Outgoing messages are framed here (ws-frame.ts) and held per connection until the tick is
+   * done; then each connection gets one socket write, however many messages it had (a REQ's
+   * stored events, a batch's OKs). ws still reads frames, answers pings and closes.
+   */
+  const dirty: (() => void)[] = []
+  const flushAll = (): void => {
+    for (const flush of dirty.splice(0)) flush()
+  }
+  /** A fan-out hands every subscriber the same bytes: frame them once. */
+  let lastPayload: Uint8Array | undefined
+  let lastFrame: Buffer | undefined
+  const frameOf = (payload: Uint8Array): Buffer => {
+    if (payload !== lastPayload) {
+      lastPayload = payload
+      lastFrame = frameText(payload)
+    }
+    return lastFrame as Buffer
+  }
+
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     sockets.add(ws)
-    // Frames sent in one tick (a fan-out, a REQ's stored events) leave in one write, not one
-    // syscall each: cork the socket on the first send and uncork once the tick is done.
     const socket = req.socket
-    let corked = false
-    const uncork = (): void => {
-      corked = false
-      socket.uncork()
+    let pending: Uint8Array[] = []
+    let pendingBytes = 0
+    const flush = (): void => {
+      if (pending.length === 0) return
+      const payloads = pending
+      pending = []
+      pendingBytes = 0
+      // A connection closing meanwhile (ws saw a close or an error) takes nothing more.
+      if (ws.readyState !== ws.OPEN || socket.destroyed) return
+      socket.write(payloads.length === 1 ? frameOf(payloads[0]) : frameTexts(payloads))
     }
     const conn: Connection = {
       id: nextId++,
@@ -110,16 +138,17 @@ export function createWsTransport(handlers: TransportHandlers, opts: TransportOp
       host: req.headers.host ?? '',
       send: (text) => {
         if (ws.readyState !== ws.OPEN) return
-        if (!corked) {
-          corked = true
-          socket.cork()
-          process.nextTick(uncork)
-        }
-        ws.send(text, { binary: false })
+        const payload = typeof text === 'string' ? Buffer.from(text, 'utf8') : text
+        pending.push(payload)
+        pendingBytes += payload.length
+        if (pending.length > 1) return
+        if (dirty.length === 0) process.nextTick(flushAll)
+        dirty.push(flush)
       },
-      bufferedAmount: () => ws.bufferedAmount,
-      drained: () =>
-        new Promise<void>((resolve) => {
+      bufferedAmount: () => ws.bufferedAmount + pendingBytes,
+      drained: () => {
+        flush() // what is held for this tick counts as queued, and must be on its way to drain
+        return new Promise<void>((resolve) => {
           if (socket.writableLength === 0 || socket.destroyed) return resolve()
           const done = (): void => {
             socket.off('drain', done)
@@ -128,8 +157,12 @@ export function createWsTransport(handlers: TransportHandlers, opts: TransportOp
           }
           socket.on('drain', done)
           socket.on('close', done)
-        }),
-      close: (code, reason) => ws.close(code, reason),
+        })
+      },
+      close: (code, reason) => {
+        flush()
+        ws.close(code, reason)
+      },
       terminate: () => ws.terminate(),
     }
     ws.on('message', (data, isBinary) => {
@@ -165,6 +198,7 @@ export function createWsTransport(handlers: TransportHandlers, opts: TransportOp
         })
       }),
     async close() {
+      flushAll()
       const closed = [...sockets].map((ws) => new Promise((resolve) => ws.once('close', resolve)))
       for (const ws of sockets) ws.close(GOING_AWAY, 'relay shutting down')
       // Clients that do not answer the close handshake promptly are cut.

@@ -22,7 +22,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # npm 11 runs no install scripts unless allowed; none are needed: lmdb, esbuild and deno ship
-# prebuilt binaries as optional packages, and our own native verifier is built just below.
+# prebuilt binaries as optional packages, bufferutil inside its own (its install script only
+# rebuilds when none fits), and our own native verifier is built just below.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi

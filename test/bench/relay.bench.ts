@@ -20,7 +20,8 @@
  *  - live-now `{"kinds":[30311],"#status":["live"],"limit":50}` with `live` 30311s in the bulk store;
  *  - the relay's RSS (VmRSS, VmHWM) from /proc;
  *  - on the same run, the machine's ceilings: raw lmdb-js puts of the same size (durable, 500 per
- *    transaction) and a bare ws echo server (own process) under the same 4 × 200 pattern.
+ *    transaction) and a bare ws echo server (own process) under the same 4 × 200 pattern; and
+ *    the rate at which the events were signed beforehand, as a plain measure of CPU speed.
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -313,7 +314,7 @@ try {
     jobs.push({ key: (i * 13) % AUTHORS, template: { kind: KIND_LIVE_CHAT, created_at: now, tags: [['a', fanoutCoordinate, '', 'root']], content: `fan-out ${i}: gg` } })
   }
   const start = performance.now()
-  const signed = await presign(keys, jobs, THREADS)
+  const { events: signed, perThreadRate: signRate } = await presign(keys, jobs, THREADS)
   progress(`signed ${fmt(signed.length)} events in ${((performance.now() - start) / 1000).toFixed(1)} s on ${THREADS} threads`)
   const events = signed.slice(0, EVENTS)
   const fanoutEvents = signed.slice(EVENTS)
@@ -388,6 +389,8 @@ try {
   const small = `${fmt(half)} stored`
   const big = `${fmt(stored)} stored`
   const lat = (l: Latency): string => `p50 ${ms(l.p50)}  p99 ${ms(l.p99)}`
+  // Pure CPU, nothing else running: this VM's speed drifts by up to 2× between runs, and this row shows which kind of run it was.
+  row('machine: signing events, one thread', `${fmt(signRate)} /s`, `nostr-wasm, ${THREADS} worker threads before anything else starts`)
   row('machine: raw lmdb-js puts', `${fmt(lmdbRate)} /s`, `${avgBytes} B values, durable, ${LMDB_BATCH} per txn`)
   row('machine: ws echo, 4 × 200 in flight', `${fmt(echoRate)} /s`, 'bare ws server, own process, same frames')
   row(

@@ -1,6 +1,6 @@
 /**
  * Worker thread for presign.ts: signs the templates it is given with nostr-wasm (the fastest
- * signer here) and posts the events back.
+ * signer here) and posts the events back, with how long the signing alone took.
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { hexToBytes } from '@noble/hashes/utils.js'
@@ -11,9 +11,10 @@ import type { SignJob } from './presign.ts'
 const { keys, jobs } = workerData as { keys: string[]; jobs: SignJob[] }
 const nw = await initNostrWasm()
 const secretKeys = keys.map(hexToBytes)
+const start = performance.now()
 const events: NostrEvent[] = jobs.map(({ key, template }) => {
   const e = { ...template, pubkey: '', id: '', sig: '' }
   nw.finalizeEvent(e, secretKeys[key])
   return e
 })
-parentPort?.postMessage(events)
+parentPort?.postMessage({ events, ms: performance.now() - start })
